@@ -1,0 +1,128 @@
+"""Apply the field normalisers to a whole DataFrame of raw records.
+
+Each normaliser runs once per distinct raw value (names repeat a lot), so a million records cost
+what their distinct values cost. The result is the ``NormalisedRecords`` table every later step
+reads: one row per record, in input order, missing values as ``""`` (text) or ``-1`` (numbers).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..records import ID_COLUMN, SOURCE_COLUMN
+from .address import parse_city, parse_state, parse_street, parse_zip
+from .contact import parse_email, parse_phone
+from .dates import DayOrder, infer_day_order, parse_date
+from .identifiers import parse_sex, parse_ssn
+from .names import first_name_token, last_name_tokens, parse_name, phonetic
+
+log = logging.getLogger(__name__)
+
+# An identifier shared by records of this many different birth dates and first names is a
+# placeholder the source fills in, not a person's number.
+SHARED_ID_DISTINCT_PEOPLE = 4
+
+
+def _per_unique(values: pd.Series, fn: Callable[[str], object]) -> pd.Series:
+    codes, uniques = pd.factorize(values, sort=False)
+    mapped = [fn(u) for u in uniques]
+    out = np.empty(len(mapped), dtype=object)
+    out[:] = mapped
+    return pd.Series(out[codes], index=values.index)
+
+
+def _attr(objs: pd.Series, name: str) -> pd.Series:
+    return objs.map(lambda o: getattr(o, name))
+
+
+def normalise_frame(raw: pd.DataFrame, day_order: Mapping[str, DayOrder] | None = None) -> pd.DataFrame:
+    """Normalise validated canonical records (see :func:`mpi.records.validate_records`).
+
+    ``day_order`` maps a source name to its numeric date order (``"mdy"``/``"dmy"``); for sources
+    without a hint the order is inferred from that source's unambiguous dates when they agree.
+    """
+    hints = dict(day_order or {})
+    out = pd.DataFrame({"record_id": raw[ID_COLUMN].to_numpy(), "source": raw[SOURCE_COLUMN].to_numpy()})
+    flags: list[pd.Series] = []
+
+    name_cols = ["first_name", "last_name", "middle_name", "suffix"]
+    name_keys = raw[name_cols].agg("\x1f".join, axis=1)
+    names = _per_unique(name_keys, lambda k: parse_name(*k.split("\x1f")))
+    for col in ("first", "middle", "last", "suffix", "newborn"):
+        out[col] = _attr(names, col).to_numpy()
+    out["newborn"] = out["newborn"].astype(bool)
+    flags.append(names.map(lambda n: ";".join(n.flags)))
+    out["first_token"] = _per_unique(raw["first_name"], first_name_token).to_numpy()
+    out.loc[out["first"] == "", "first_token"] = ""
+    out["last_tokens"] = _per_unique(raw["last_name"], lambda v: " ".join(last_name_tokens(v))).to_numpy()
+    out["first_phonetic"] = _per_unique(out["first_token"], phonetic).to_numpy()
+    out["last_phonetic"] = _per_unique(out["last"], phonetic).to_numpy()
+
+    dob = pd.Series([""] * len(raw), dtype=object)
+    dob_flag = pd.Series([""] * len(raw), dtype=object)
+    for source, idx in raw.groupby(SOURCE_COLUMN, sort=True).groups.items():
+        values = raw.loc[idx, "dob"]
+        order = hints.get(source) or infer_day_order(values.drop_duplicates().head(50_000).tolist())
+        parsed = _per_unique(values, lambda v, o=order: parse_date(v, o))
+        dob.loc[idx] = _attr(parsed, "iso").to_numpy()
+        dob_flag.loc[idx] = _attr(parsed, "flag").to_numpy()
+        hints.setdefault(source, order)  # type: ignore[arg-type]
+    out["dob"] = dob.to_numpy()
+    flags.append(dob_flag)
+    has_dob = out["dob"] != ""
+    out["dob_year"] = np.where(has_dob, out["dob"].str[:4].replace("", "-1"), "-1").astype(np.int32)
+    out["dob_month"] = np.where(has_dob, out["dob"].str[5:7].replace("", "-1"), "-1").astype(np.int32)
+    out["dob_day"] = np.where(has_dob, out["dob"].str[8:10].replace("", "-1"), "-1").astype(np.int32)
+
+    out["sex"] = _per_unique(raw["sex"], parse_sex).to_numpy()
+    ssn = _per_unique(raw["ssn"], parse_ssn)
+    out["ssn"] = _attr(ssn, "full").to_numpy()
+    out["ssn_last4"] = _attr(ssn, "last4").to_numpy()
+    out["ssn_valid"] = _attr(ssn, "valid").to_numpy().astype(bool)
+    flags.append(_attr(ssn, "flag"))
+    out["phone"] = _per_unique(raw["phone"], parse_phone).to_numpy()
+    out["email"] = _per_unique(raw["email"], parse_email).to_numpy()
+    street = _per_unique(raw["street"], parse_street)
+    for col, attr in (("street", "full"), ("house_number", "number"), ("street_name", "name"), ("unit", "unit")):
+        out[col] = _attr(street, attr).to_numpy()
+    out["city"] = _per_unique(raw["city"], parse_city).to_numpy()
+    out["state"] = _per_unique(raw["state"], parse_state).to_numpy()
+    out["zip"] = _per_unique(raw["zip"], parse_zip).to_numpy()
+
+    flags.extend(_drop_shared_identifiers(out))
+    joined = flags[0].astype(str).to_numpy()
+    for f in flags[1:]:
+        f_arr = f.astype(str).to_numpy()
+        joined = np.where(f_arr == "", joined, np.where(joined == "", f_arr, np.char.add(
+            np.char.add(joined.astype(str), ";"), f_arr.astype(str))))
+    out["quality_flags"] = joined
+    out.attrs["day_order"] = hints
+    return out
+
+
+def _drop_shared_identifiers(out: pd.DataFrame) -> list[pd.Series]:
+    """Blank identifiers that many different people share (a source's stand-in value)."""
+    flags = []
+    person = out["first_phonetic"] + "|" + out["dob"]
+    for col in ("ssn", "phone", "email"):
+        present = out[col] != ""
+        if not present.any():
+            continue
+        sub = pd.DataFrame({"v": out.loc[present, col], "p": person[present], "d": out.loc[present, "dob"],
+                            "f": out.loc[present, "first_phonetic"]})
+        stats = sub.groupby("v").agg(dobs=("d", "nunique"), firsts=("f", "nunique"))
+        limit = SHARED_ID_DISTINCT_PEOPLE if col == "ssn" else 3 * SHARED_ID_DISTINCT_PEOPLE
+        shared = stats.index[(stats["dobs"] >= limit) & (stats["firsts"] >= limit)]
+        mask = out[col].isin(shared) & present
+        flag = pd.Series(np.where(mask, f"{col}_shared_placeholder", ""), index=out.index)
+        if mask.any():
+            log.info("%d records carry a %s shared by many people; treated as missing", int(mask.sum()), col)
+            out.loc[mask, col] = ""
+            if col == "ssn":
+                out.loc[mask, "ssn_last4"] = ""
+                out.loc[mask, "ssn_valid"] = False
+        flags.append(flag)
+    return flags

@@ -1,0 +1,65 @@
+"""Text cleaning shared by every field: accents, case, punctuation, whitespace.
+
+Every function here takes anything (None, NaN, numbers, bytes-decoded junk) and returns a
+plain lowercase ASCII string, possibly empty. Empty means missing; nothing here raises.
+"""
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_MISSING_WORDS = frozenset({"", "nan", "none", "null", "na", "n a", "nil", "unknown", "unk", "not available",
+                            "not applicable", "declined", "refused", "missing", "blank", "undefined"})
+
+
+def as_text(value: object) -> str:
+    """``value`` as a stripped string; None/NaN and containers become ``""``."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if value.is_integer():
+            return str(int(value))
+    if isinstance(value, (list, tuple, dict, set)):
+        return ""
+    try:
+        return str(value).strip()
+    except Exception:  # a str() that raises is junk: treat it as missing
+        return ""
+
+
+def fold(value: object) -> str:
+    """Lowercase ASCII with accents removed (José -> jose, Zoë -> zoe, ß -> ss)."""
+    text = as_text(value)
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFKD", text.replace("ß", "ss").replace("ø", "o").replace("Ø", "O")
+                                 .replace("æ", "ae").replace("Æ", "AE").replace("ł", "l").replace("Ł", "L"))
+    return "".join(c for c in text if not unicodedata.combining(c)).encode("ascii", "ignore").decode().lower()
+
+
+def words(value: object, keep: str = "") -> list[str]:
+    """Tokens of ``value`` after folding; apostrophes join (O'Brien -> obrien), other punctuation splits."""
+    text = fold(value).replace("'", "").replace("`", "")
+    if keep:
+        text = re.sub(rf"[^a-z0-9{re.escape(keep)}]+", " ", text)
+    else:
+        text = _NON_ALNUM.sub(" ", text)
+    return text.split()
+
+
+def is_missing_word(text: str) -> bool:
+    """True for the spellings systems use for "no value" (after folding)."""
+    return " ".join(_NON_ALNUM.sub(" ", text).split()) in _MISSING_WORDS
+
+
+def digits(value: object) -> str:
+    """Only the digits of ``value`` (``"(555) 123-4567"`` -> ``"5551234567"``)."""
+    return "".join(c for c in as_text(value) if c.isdigit() and c.isascii())
+
+
+def all_same_char(text: str) -> bool:
+    return len(text) > 1 and len(set(text)) == 1

@@ -1,0 +1,233 @@
+"""The comparisons: for each field, ordered agreement levels and the function that assigns them.
+
+A comparison maps a pair to a small integer ``gamma``: ``-1`` when either side is missing, ``0``
+for clear disagreement ("else"), and higher numbers for closer agreement, the top level being
+exact agreement. The same functions score one pair (real time) and millions (batch).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .similarity import (is_prefix, jaro_winkler, one_edit_apart, sets_intersect, token_set_similarity,
+                         tokens_overlap)
+from .table import RecordTable
+
+GammaFn = Callable[[RecordTable, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One field's comparison: ``levels[g]`` is the label of gamma ``g`` (index 0 = "else")."""
+
+    name: str
+    levels: tuple[str, ...]
+    gamma: GammaFn
+    tf_column: str | None = None  # term-frequency adjust the exact level by this column's value
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.levels)
+
+
+def _assign(n: int, missing: np.ndarray, conditions: list[tuple[int, np.ndarray]]) -> np.ndarray:
+    """Highest level whose condition holds (conditions given from most to least exact)."""
+    g = np.zeros(n, dtype=np.int8)
+    done = missing.copy()
+    for level, cond in conditions:
+        hit = cond & ~done
+        g[hit] = level
+        done |= hit
+    g[missing] = -1
+    return g
+
+
+def _pick(cols: dict[str, np.ndarray], name: str, idx: np.ndarray) -> np.ndarray:
+    return cols[name][idx]
+
+
+def _fuzzy(left: np.ndarray, right: np.ndarray, need: np.ndarray) -> np.ndarray:
+    """Jaro-Winkler only where ``need`` (saves the C call on pairs already decided)."""
+    sim = np.zeros(len(left), dtype=np.float32)
+    if need.any():
+        sim[need] = jaro_winkler(left[need], right[need])
+    return sim
+
+
+def first_name_gamma(t: RecordTable, a: np.ndarray, b: np.ndarray, swap: np.ndarray) -> np.ndarray:
+    fa = t.text["first"][a]
+    fb = np.where(swap, t.text["last"][b], t.text["first"][b])
+    ca, cb = t.codes["first"][a], np.where(swap, -2, t.codes["first"][b])
+    missing = (fa == "") | (fb == "")
+    exact = (ca == cb) & (ca >= 0) | (fa == fb) & ~missing
+    open_ = ~missing & ~exact
+    tok_eq = (t.codes["first_token"][a] == t.codes["first_token"][b]) & (t.codes["first_token"][a] >= 0) & ~swap
+    nick = np.zeros(len(a), dtype=bool)
+    if open_.any():
+        nick[open_] = sets_intersect(t.first_family[a][open_], t.first_family[b][open_])
+    nick &= ~swap
+    sim = _fuzzy(fa, fb, open_ & ~nick & ~tok_eq)
+    phon = (t.codes["first_phonetic"][a] == t.codes["first_phonetic"][b]) & (t.codes["first_phonetic"][a] >= 0)
+    ma, mb = t.text["middle"][a], t.text["middle"][b]
+    cross_middle = ((fa == mb) | (fb == ma)) & (np.char.str_len(fa.astype(str)) > 1) & (
+        np.char.str_len(fb.astype(str)) > 1)
+    la, lb = np.char.str_len(fa.astype(str)), np.char.str_len(fb.astype(str))
+    initial = ((la == 1) | (lb == 1)) & is_prefix(fa, fb)
+    prefix = is_prefix(fa, fb, min_len=3)
+    return _assign(len(a), missing, [(6, exact), (5, nick | tok_eq), (4, sim >= 0.92),
+                                     (3, (sim >= 0.85) | (phon & ~swap) | prefix), (2, cross_middle),
+                                     (1, initial)])
+
+
+def last_name_gamma(t: RecordTable, a: np.ndarray, b: np.ndarray, swap: np.ndarray) -> np.ndarray:
+    la = t.text["last"][a]
+    lb = np.where(swap, t.text["first"][b], t.text["last"][b])
+    missing = (la == "") | (lb == "")
+    exact = (la == lb) & ~missing
+    open_ = ~missing & ~exact
+    sim = _fuzzy(la, lb, open_)
+    phon = (t.codes["last_phonetic"][a] == t.codes["last_phonetic"][b]) & (t.codes["last_phonetic"][a] >= 0) & ~swap
+    part = np.zeros(len(a), dtype=bool)
+    need = open_ & (sim < 0.85)
+    if need.any():
+        part[need] = tokens_overlap(t.text["last_tokens"][a][need], t.text["last_tokens"][b][need])
+    return _assign(len(a), missing, [(4, exact), (3, sim >= 0.92), (2, (sim >= 0.85) | phon), (1, part)])
+
+
+def middle_name_gamma(t: RecordTable, a: np.ndarray, b: np.ndarray, swap: np.ndarray) -> np.ndarray:
+    ma, mb = t.text["middle"][a], t.text["middle"][b]
+    missing = (ma == "") | (mb == "")
+    ia = np.array([s[:1] for s in ma], dtype=object)
+    ib = np.array([s[:1] for s in mb], dtype=object)
+    both_long = (np.char.str_len(ma.astype(str)) > 1) & (np.char.str_len(mb.astype(str)) > 1)
+    return _assign(len(a), missing, [(2, (ma == mb) & both_long), (1, ia == ib)])
+
+
+def dob_gamma(t: RecordTable, a: np.ndarray, b: np.ndarray, swap: np.ndarray) -> np.ndarray:
+    ya, ma, da = (t.numbers[c][a] for c in ("dob_year", "dob_month", "dob_day"))
+    yb, mb, db = (t.numbers[c][b] for c in ("dob_year", "dob_month", "dob_day"))
+    missing = (ya < 0) | (yb < 0)
+    exact = (ya == yb) & (ma == mb) & (da == db)
+    transposed = (ya == yb) & (ma == db) & (da == mb)
+    open_ = ~missing & ~exact & ~transposed
+    typo = np.zeros(len(a), dtype=bool)
+    if open_.any():
+        typo[open_] = one_edit_apart(t.text["dob"][a][open_], t.text["dob"][b][open_])
+    days = np.abs((ya - yb) * 365 + (ma - mb) * 30 + (da - db))
+    near = (days <= 31) | ((ma == mb) & (da == db) & (np.abs(ya - yb) <= 1))
+    return _assign(len(a), missing, [(4, exact), (3, transposed), (2, typo), (1, near)])
+
+
+def sex_gamma(t: RecordTable, a: np.ndarray, b: np.ndarray, swap: np.ndarray) -> np.ndarray:
+    ca, cb = t.codes["sex"][a], t.codes["sex"][b]
+    return _assign(len(a), (ca < 0) | (cb < 0), [(1, ca == cb)])
+
+
+def ssn_gamma(t: RecordTable, a: np.ndarray, b: np.ndarray, swap: np.ndarray) -> np.ndarray:
+    fa, fb = t.codes["ssn"][a], t.codes["ssn"][b]
+    la, lb = t.codes["ssn_last4"][a], t.codes["ssn_last4"][b]
+    missing = ((fa < 0) & (la < 0)) | ((fb < 0) & (lb < 0))
+    exact = (fa == fb) & (fa >= 0)
+    only_last4 = ((fa < 0) | (fb < 0)) & (la == lb) & (la >= 0)
+    both_full = (fa >= 0) & (fb >= 0) & ~exact
+    typo = np.zeros(len(a), dtype=bool)
+    if both_full.any():
+        typo[both_full] = one_edit_apart(t.text["ssn"][a][both_full], t.text["ssn"][b][both_full])
+    return _assign(len(a), missing, [(3, exact), (2, only_last4), (1, typo)])
+
+
+def phone_gamma(t: RecordTable, a: np.ndarray, b: np.ndarray, swap: np.ndarray) -> np.ndarray:
+    pa, pb = t.text["phone"][a], t.text["phone"][b]
+    missing = (pa == "") | (pb == "")
+    exact = (t.codes["phone"][a] == t.codes["phone"][b]) & ~missing
+    last7 = np.array([x[-7:] == y[-7:] for x, y in zip(pa, pb)], dtype=bool) if len(a) else np.zeros(0, bool)
+    return _assign(len(a), missing, [(2, exact), (1, last7)])
+
+
+def email_gamma(t: RecordTable, a: np.ndarray, b: np.ndarray, swap: np.ndarray) -> np.ndarray:
+    ea, eb = t.text["email"][a], t.text["email"][b]
+    missing = (ea == "") | (eb == "")
+    exact = (t.codes["email"][a] == t.codes["email"][b]) & ~missing
+    sim = _fuzzy(ea, eb, ~missing & ~exact)
+    local = np.array([x.split("@")[0] == y.split("@")[0] for x, y in zip(ea, eb)], dtype=bool) if len(a) \
+        else np.zeros(0, bool)
+    return _assign(len(a), missing, [(2, exact), (1, local | (sim >= 0.92))])
+
+
+def street_gamma(t: RecordTable, a: np.ndarray, b: np.ndarray, swap: np.ndarray) -> np.ndarray:
+    sa, sb = t.text["street"][a], t.text["street"][b]
+    missing = (sa == "") | (sb == "")
+    exact = (t.codes["street"][a] == t.codes["street"][b]) & ~missing
+    open_ = ~missing & ~exact
+    na, nb = t.codes["house_number"][a], t.codes["house_number"][b]
+    name_sim = _fuzzy(t.text["street_name"][a], t.text["street_name"][b], open_)
+    same_building = open_ & (na == nb) & (na >= 0) & (name_sim >= 0.9)
+    tokens = np.zeros(len(a), dtype=bool)
+    need = open_ & ~same_building
+    if need.any():
+        tokens[need] = token_set_similarity(sa[need], sb[need]) >= 0.85
+    return _assign(len(a), missing, [(3, exact), (2, same_building), (1, tokens)])
+
+
+def city_gamma(t: RecordTable, a: np.ndarray, b: np.ndarray, swap: np.ndarray) -> np.ndarray:
+    ca, cb = t.codes["city"][a], t.codes["city"][b]
+    missing = (ca < 0) | (cb < 0)
+    exact = (ca == cb) & ~missing
+    sim = _fuzzy(t.text["city"][a], t.text["city"][b], ~missing & ~exact)
+    return _assign(len(a), missing, [(2, exact), (1, sim >= 0.88)])
+
+
+def zip_gamma(t: RecordTable, a: np.ndarray, b: np.ndarray, swap: np.ndarray) -> np.ndarray:
+    za, zb = t.text["zip"][a], t.text["zip"][b]
+    missing = (za == "") | (zb == "")
+    exact = (t.codes["zip"][a] == t.codes["zip"][b]) & ~missing
+    open_ = ~missing & ~exact
+    typo = np.zeros(len(a), dtype=bool)
+    if open_.any():
+        typo[open_] = one_edit_apart(za[open_], zb[open_])
+    return _assign(len(a), missing, [(2, exact), (1, typo)])
+
+
+def state_gamma(t: RecordTable, a: np.ndarray, b: np.ndarray, swap: np.ndarray) -> np.ndarray:
+    ca, cb = t.codes["state"][a], t.codes["state"][b]
+    return _assign(len(a), (ca < 0) | (cb < 0), [(1, ca == cb)])
+
+
+COMPARISONS: tuple[Comparison, ...] = (
+    Comparison("first_name", ("else", "initial only", "first is other's middle",
+                              "similar (JW>=0.85, phonetic or prefix)", "JW>=0.92", "nickname", "exact"),
+               first_name_gamma, tf_column="first"),
+    Comparison("last_name", ("else", "compound part shared", "similar (JW>=0.85 or phonetic)", "JW>=0.92",
+                             "exact"), last_name_gamma, tf_column="last"),
+    Comparison("middle_name", ("else", "initial agrees", "exact"), middle_name_gamma),
+    Comparison("dob", ("else", "within a month / year off by one", "one digit off", "day and month swapped",
+                       "exact"), dob_gamma, tf_column="dob"),
+    Comparison("sex", ("else", "exact"), sex_gamma),
+    Comparison("ssn", ("else", "one digit off", "last four agree", "exact"), ssn_gamma),
+    Comparison("phone", ("else", "last seven digits", "exact"), phone_gamma),
+    Comparison("email", ("else", "similar", "exact"), email_gamma),
+    Comparison("street", ("else", "similar words", "same house number and street", "exact"), street_gamma,
+               tf_column="street"),
+    Comparison("city", ("else", "JW>=0.88", "exact"), city_gamma, tf_column="city"),
+    Comparison("zip", ("else", "one digit off", "exact"), zip_gamma),
+    Comparison("state", ("else", "exact"), state_gamma),
+)
+COMPARISON_NAMES = tuple(c.name for c in COMPARISONS)
+
+
+def swapped_names(t: RecordTable, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairs whose first and last names are the other record's last and first names."""
+    fa, la, fb, lb = t.codes["first"][a], t.codes["last"][a], t.codes["first"][b], t.codes["last"][b]
+    return (fa >= 0) & (la >= 0) & (fa == lb) & (la == fb) & (fa != la)
+
+
+def gamma_matrix(table: RecordTable, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The gamma of every comparison for pairs ``(a[k], b[k])``: shape (pairs, comparisons), and
+    the per-pair "names swapped" flag."""
+    swap = swapped_names(table, a, b)
+    out = np.empty((len(a), len(COMPARISONS)), dtype=np.int8)
+    for k, comp in enumerate(COMPARISONS):
+        out[:, k] = comp.gamma(table, a, b, swap)
+    return out, swap

@@ -1,0 +1,82 @@
+"""RecordTable: normalised records as column arrays, ready for pairwise comparison.
+
+Comparators index these arrays with the left and right record positions of each pair. Text
+columns also get integer codes (equal code = equal value, ``-1`` = missing) so exact agreement is
+a vector comparison, and per-value frequencies for the term-frequency adjustment.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..normalise.names import name_family
+
+TEXT_COLUMNS = ("first", "first_token", "middle", "last", "last_tokens", "suffix", "first_phonetic",
+                "last_phonetic", "dob", "sex", "ssn", "ssn_last4", "phone", "email", "street", "house_number",
+                "street_name", "unit", "city", "state", "zip")
+NUMBER_COLUMNS = ("dob_year", "dob_month", "dob_day")
+FLAG_COLUMNS = ("newborn", "ssn_valid")
+TF_COLUMNS = ("first", "last", "street", "city", "dob")
+
+
+@dataclass
+class RecordTable:
+    """Column arrays of normalised records; positions are the record's index."""
+
+    record_id: np.ndarray
+    text: dict[str, np.ndarray]
+    codes: dict[str, np.ndarray]
+    numbers: dict[str, np.ndarray]
+    flags: dict[str, np.ndarray]
+    first_family: np.ndarray
+    term_frequency: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.record_id)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, frequency_frame: pd.DataFrame | None = None) -> "RecordTable":
+        """Build from :func:`mpi.normalise.frame.normalise_frame` output.
+
+        Term frequencies are counted over ``frequency_frame`` (default: ``frame`` itself), so a
+        single incoming record can be scored with the frequencies of the population it joins.
+        """
+        text = {c: frame[c].to_numpy(dtype=object) for c in TEXT_COLUMNS}
+        codes = {}
+        for c in TEXT_COLUMNS:
+            code, uniques = pd.factorize(text[c])
+            if len(uniques) and (uniques == "").any():
+                code = np.where(text[c] == "", -1, code)
+            codes[c] = code.astype(np.int64)
+        numbers = {c: frame[c].to_numpy(dtype=np.int32) for c in NUMBER_COLUMNS}
+        flags = {c: frame[c].to_numpy(dtype=bool) for c in FLAG_COLUMNS}
+        fam_codes, fam_uniques = pd.factorize(text["first_token"])
+        families = np.array([name_family(u) for u in fam_uniques] + [frozenset()], dtype=object)
+        first_family = families[fam_codes]
+        table = cls(frame["record_id"].to_numpy(dtype=object), text, codes, numbers, flags, first_family)
+        table.term_frequency = _term_frequencies(frame, frequency_frame if frequency_frame is not None else frame)
+        return table
+
+    def subset(self, positions: np.ndarray) -> "RecordTable":
+        """The rows at ``positions`` (term frequencies kept from the full population)."""
+        return RecordTable(self.record_id[positions], {k: v[positions] for k, v in self.text.items()},
+                           {k: v[positions] for k, v in self.codes.items()},
+                           {k: v[positions] for k, v in self.numbers.items()},
+                           {k: v[positions] for k, v in self.flags.items()}, self.first_family[positions],
+                           {k: v[positions] for k, v in self.term_frequency.items()})
+
+
+def _term_frequencies(frame: pd.DataFrame, population: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Share of the population's non-missing values equal to each record's value (NaN if missing)."""
+    out = {}
+    for c in TF_COLUMNS:
+        pop = population[c]
+        pop = pop[pop != ""]
+        counts = pop.value_counts()
+        total = max(int(counts.sum()), 1)
+        share = frame[c].map(counts).to_numpy(dtype=np.float64) / total
+        # a value the population has never seen is as rare as one record in it
+        out[c] = np.where(frame[c].to_numpy() == "", np.nan, np.where(np.isnan(share), 1.0 / total, share))
+    return out

@@ -217,10 +217,24 @@ COMPARISONS: tuple[Comparison, ...] = (
 COMPARISON_NAMES = tuple(c.name for c in COMPARISONS)
 
 
+SWAP_SIMILARITY = 0.9
+
+
 def swapped_names(t: RecordTable, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairs whose first and last names are the other record's last and first names."""
+    """Pairs whose first and last names are (up to typos) the other record's last and first names."""
     fa, la, fb, lb = t.codes["first"][a], t.codes["last"][a], t.codes["first"][b], t.codes["last"][b]
-    return (fa >= 0) & (la >= 0) & (fa == lb) & (la == fb) & (fa != la)
+    present = (fa >= 0) & (la >= 0) & (fb >= 0) & (lb >= 0) & (fa != la)
+    exact = present & (fa == lb) & (la == fb)
+    open_ = present & ~exact & (fa != fb) & (la != lb)
+    out = exact.copy()
+    if open_.any():
+        ta, tb = t.text, t.text
+        cross = np.minimum(jaro_winkler(ta["first"][a][open_], tb["last"][b][open_]),
+                           jaro_winkler(ta["last"][a][open_], tb["first"][b][open_]))
+        direct = np.minimum(jaro_winkler(ta["first"][a][open_], tb["first"][b][open_]),
+                            jaro_winkler(ta["last"][a][open_], tb["last"][b][open_]))
+        out[open_] = (cross >= SWAP_SIMILARITY) & (cross > direct)
+    return out
 
 
 def gamma_matrix(table: RecordTable, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

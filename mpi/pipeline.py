@@ -1,0 +1,214 @@
+"""Batch resolution as partitionable steps: normalise -> keys -> candidate pairs -> scores ->
+decisions -> clusters.
+
+Each step is a function of its inputs only, and scoring runs over partitions of the candidate
+pairs, so peak memory follows one partition's comparison work and the same steps can later be
+mapped over a distributed engine. The real-time path reuses the same normaliser, comparators,
+model and decision rules; only candidate generation differs.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from .blocking.candidates import CandidatePairs, candidate_pairs
+from .clustering import cluster
+from .compare.comparisons import gamma_matrix
+from .compare.table import RecordTable
+from .decision import Decision, PairDecisions, Thresholds, decide
+from .model.fellegi_sunter import FellegiSunterModel, ScoredPairs
+from .normalise.dates import DayOrder
+from .normalise.frame import normalise_frame
+from .records import validate_records
+
+log = logging.getLogger(__name__)
+
+PARTITION_PAIRS = 250_000
+COMPLETE_COMPONENTS_UP_TO = 60  # score every pair inside link components this small
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class ScoredCandidates:
+    """Every candidate pair with its weight, decision, rule and (for explanations) contributions."""
+
+    left: np.ndarray
+    right: np.ndarray
+    gamma: np.ndarray
+    contributions: np.ndarray
+    match_weight: np.ndarray
+    decision: np.ndarray
+    cannot_link: np.ndarray
+    rule: np.ndarray
+
+    @property
+    def match_probability(self) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp2(-np.clip(self.match_weight, -60, 60)))
+
+
+@dataclass
+class Resolution:
+    """The outcome of a batch run."""
+
+    clusters: pd.DataFrame  # record_id, cluster_id
+    review: pd.DataFrame  # record_id_l, record_id_r, match_probability
+    model: FellegiSunterModel
+    records: pd.DataFrame  # the normalised records
+    pairs: ScoredCandidates
+    candidates: CandidatePairs
+    thresholds: Thresholds
+    stats: dict = field(default_factory=dict)
+
+    def pair_table(self) -> pd.DataFrame:
+        """The scored candidate pairs as a DataFrame with record ids (for analysis and notebooks)."""
+        ids = self.records["record_id"].to_numpy()
+        p = self.pairs
+        return pd.DataFrame({"record_id_l": ids[p.left], "record_id_r": ids[p.right],
+                             "match_weight": p.match_weight, "match_probability": p.match_probability,
+                             "decision": [Decision(d).name for d in p.decision], "rule": p.rule})
+
+
+def partitions(n: int, size: int = PARTITION_PAIRS) -> Iterator[slice]:
+    for start in range(0, n, size):
+        yield slice(start, min(start + size, n))
+
+
+def compute_gamma(table: RecordTable, left: np.ndarray, right: np.ndarray,
+                  progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Comparison vectors for all pairs, partition by partition."""
+    gamma = np.empty((len(left), 0), dtype=np.int8)
+    parts, swaps = [], []
+    for sl in partitions(len(left)):
+        g, s = gamma_matrix(table, left[sl], right[sl])
+        parts.append(g)
+        swaps.append(s)
+        if progress:
+            progress("comparing", sl.stop, len(left))
+    if parts:
+        gamma = np.concatenate(parts)
+    return gamma, (np.concatenate(swaps) if swaps else np.zeros(0, bool))
+
+
+def score_pairs(model: FellegiSunterModel, table: RecordTable, left: np.ndarray, right: np.ndarray,
+                gamma: np.ndarray, swapped: np.ndarray, thresholds: Thresholds) -> ScoredCandidates:
+    """Weights and decisions, partition by partition."""
+    chunks: list[tuple[ScoredPairs, PairDecisions]] = []
+    for sl in partitions(len(left)):
+        s = model.score(table, left[sl], right[sl], gamma[sl], swapped[sl])
+        chunks.append((s, decide(s, table, thresholds)))
+    if not chunks:
+        z = np.zeros(0)
+        return ScoredCandidates(left, right, gamma, np.zeros((0, gamma.shape[1]), np.float32), z,
+                                z.astype(np.int8), z.astype(bool), z.astype(object))
+    return ScoredCandidates(
+        left, right, gamma, np.concatenate([c[0].contributions for c in chunks]),
+        np.concatenate([c[0].match_weight for c in chunks]), np.concatenate([c[1].decision for c in chunks]),
+        np.concatenate([c[1].cannot_link for c in chunks]), np.concatenate([c[1].rule for c in chunks]))
+
+
+def _component_completion(n: int, scored: ScoredCandidates) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs inside small link components that blocking did not produce (to be scored too)."""
+    link = scored.decision == Decision.AUTO_LINK
+    if not link.any():
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    graph = coo_matrix((np.ones(int(link.sum())), (scored.left[link], scored.right[link])), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
+    sizes = np.bincount(comp)
+    members = np.flatnonzero((sizes[comp] > 2) & (sizes[comp] <= COMPLETE_COMPONENTS_UP_TO))
+    if len(members) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    order = members[np.argsort(comp[members], kind="stable")]
+    c = comp[order]
+    starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+    lefts, rights = [], []
+    for s, e in zip(starts, np.r_[starts[1:], len(order)]):
+        grp = np.sort(order[s:e])
+        iu, ju = np.triu_indices(len(grp), 1)
+        lefts.append(grp[iu])
+        rights.append(grp[ju])
+    left, right = np.concatenate(lefts), np.concatenate(rights)
+    have = set((scored.left.astype(np.int64) * n + scored.right).tolist())
+    code = left.astype(np.int64) * n + right
+    new = np.fromiter((x not in have for x in code.tolist()), dtype=bool, count=len(code))
+    return left[new], right[new]
+
+
+def resolve_frame(raw: pd.DataFrame, model: FellegiSunterModel | None = None,
+                  thresholds: Thresholds = Thresholds(), day_order: dict[str, DayOrder] | None = None,
+                  progress: Progress | None = None, seed: int = 0) -> Resolution:
+    """Resolve a DataFrame of canonical records into golden-record clusters."""
+    records = validate_records(raw)
+    if progress:
+        progress("normalising", 0, len(records))
+    norm = normalise_frame(records, day_order)
+    table = RecordTable.from_frame(norm)
+    candidates = candidate_pairs(norm)
+    if progress:
+        progress("blocking", len(candidates), len(candidates))
+    left, right = candidates.left, candidates.right
+    gamma, swapped = compute_gamma(table, left, right, progress)
+    if model is None:
+        model = FellegiSunterModel(seed=seed).fit(table, left, right, gamma)
+    scored = score_pairs(model, table, left, right, gamma, swapped, thresholds)
+
+    extra_l, extra_r = _component_completion(len(table), scored)
+    if len(extra_l):
+        g2, s2 = gamma_matrix(table, extra_l, extra_r)
+        extra = score_pairs(model, table, extra_l, extra_r, g2, s2, thresholds)
+        # completion pairs only constrain; they never create links blocking did not propose
+        extra.decision = np.minimum(extra.decision, Decision.REVIEW).astype(np.int8)
+        scored = _concat(scored, extra)
+
+    rank = pd.Series(norm["record_id"]).rank(method="first").to_numpy(dtype=np.int64)
+    floor = float(np.log2(thresholds.review / (1 - thresholds.review)))
+
+    def extra_weight(pa: np.ndarray, pb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        s = model.score(table, pa, pb)
+        d = decide(s, table, thresholds)
+        return s.match_weight, d.cannot_link
+
+    result = cluster(len(table), scored.left, scored.right, scored.match_weight,
+                     scored.decision == Decision.AUTO_LINK, scored.cannot_link, floor, rank, extra_weight)
+    ids = norm["record_id"].to_numpy()
+    clusters = pd.DataFrame({"record_id": ids, "cluster_id": ids[result.labels]})
+    review = _review_pairs(scored, result.labels, result.refused, ids)
+    stats = {"records": len(norm), "candidate_pairs": len(candidates), "completion_pairs": int(len(extra_l)),
+             "auto_link_pairs": int((scored.decision == Decision.AUTO_LINK).sum()),
+             "refused_links": int(len(result.refused)), "clusters": int(clusters["cluster_id"].nunique()),
+             "review_pairs": len(review)}
+    return Resolution(clusters, review, model, norm, scored, candidates, thresholds, stats)
+
+
+def _concat(a: ScoredCandidates, b: ScoredCandidates) -> ScoredCandidates:
+    return ScoredCandidates(*(np.concatenate([getattr(a, f), getattr(b, f)]) for f in
+                              ("left", "right", "gamma", "contributions", "match_weight", "decision",
+                               "cannot_link", "rule")))
+
+
+def _review_pairs(scored: ScoredCandidates, labels: np.ndarray, refused: np.ndarray,
+                  ids: np.ndarray) -> pd.DataFrame:
+    """Pairs a steward should see: REVIEW pairs and refused links between different clusters,
+    one (the most probable) per pair of clusters, never a pair ruled apart by a hard rule."""
+    is_review = scored.decision == Decision.REVIEW
+    is_review[refused] = True
+    is_review &= ~scored.cannot_link
+    is_review &= labels[scored.left] != labels[scored.right]
+    idx = np.flatnonzero(is_review)
+    if len(idx) == 0:
+        return pd.DataFrame(columns=["record_id_l", "record_id_r", "match_probability"])
+    frame = pd.DataFrame({"ca": np.minimum(labels[scored.left[idx]], labels[scored.right[idx]]),
+                          "cb": np.maximum(labels[scored.left[idx]], labels[scored.right[idx]]),
+                          "l": ids[scored.left[idx]], "r": ids[scored.right[idx]],
+                          "p": scored.match_probability[idx]})
+    frame = frame.sort_values(["p", "l", "r"], ascending=[False, True, True]).drop_duplicates(["ca", "cb"])
+    lo = np.where(frame["l"] < frame["r"], frame["l"], frame["r"])
+    hi = np.where(frame["l"] < frame["r"], frame["r"], frame["l"])
+    out = pd.DataFrame({"record_id_l": lo, "record_id_r": hi, "match_probability": frame["p"].round(6)})
+    return out.sort_values(["record_id_l", "record_id_r"]).reset_index(drop=True)

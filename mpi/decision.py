@@ -94,7 +94,9 @@ def decide(scored: ScoredPairs, table: RecordTable, thresholds: Thresholds = Thr
     strong_person = (g["first_name"] >= 4) | (g["dob"] >= 3) | (g["ssn"] >= 2) | (g["email"] == 2)
     # hard rules first: each makes a cannot-link
     apply(suffix_conflict, RULE_SUFFIX_CONFLICT, Decision.DISTINCT, hard=True)
-    apply(gap, RULE_GENERATION_GAP, Decision.DISTINCT, hard=True)
+    # Parent and child share name and address but never an SSN: an exact SSN and first name
+    # outweigh a birth date that disagrees entirely (a keying error), and suffixes still apply.
+    apply(gap & ~(ssn_same & (g["first_name"] >= 4)), RULE_GENERATION_GAP, Decision.DISTINCT, hard=True)
     apply(dob_same & first_conflict & ~ssn_same, RULE_TWIN, Decision.DISTINCT, hard=True)
     apply(newborn & dob_conflict, RULE_NEWBORN, Decision.DISTINCT, hard=True)
     apply(ssn_conflict & (dob_conflict | first_conflict | sex_conflict), RULE_SSN_CONFLICT, Decision.DISTINCT,

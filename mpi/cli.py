@@ -1,0 +1,144 @@
+"""The ``mpi`` command: a thin wrapper over the library (see ../shared/CONTRACT.md)."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+
+from tqdm import tqdm
+
+from .decision import Thresholds
+from .errors import MPIError
+from .model.serialise import load_model, save_model
+from .pipeline import resolve_frame
+from .records import read_records_csv
+
+log = logging.getLogger("mpi")
+
+
+class _Progress:
+    """A tqdm bar per stage on stderr, shown only for runs big enough to wait for."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled, self.bar, self.stage = enabled, None, ""
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            self.bar = tqdm(total=max(total, 1), desc=stage, file=sys.stderr, unit="pair" if stage == "comparing"
+                            else "rec", leave=False)
+        if self.bar is not None:
+            self.bar.n = min(done, self.bar.total)
+            self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _write_atomic(frame, path: str) -> None:
+    """Write CSV to a temporary file beside ``path`` and rename: no partial output on failure."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".mpi-", suffix=".csv", dir=directory)
+    os.close(fd)
+    try:
+        frame.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _thresholds(args: argparse.Namespace) -> Thresholds:
+    return Thresholds(auto_link=args.auto_link, review=args.review)
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    records = read_records_csv(args.records)
+    model = load_model(args.model) if args.model else None
+    progress = _Progress(not args.quiet and (len(records) >= 20_000 or args.progress))
+    try:
+        result = resolve_frame(records, model=model, thresholds=_thresholds(args), progress=progress)
+    finally:
+        progress.close()
+    outputs = [(result.clusters, args.output)]
+    if args.review_output:
+        outputs.append((result.review, args.review_output))
+    for frame, path in outputs:
+        _write_atomic(frame, path)
+    s = result.stats
+    print(f"mpi: {s['records']} records -> {s['clusters']} clusters; {s['review_pairs']} pairs for review",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .blocking import candidate_pairs
+    from .compare.table import RecordTable
+    from .model.fellegi_sunter import FellegiSunterModel
+    from .normalise.frame import normalise_frame
+    from .pipeline import compute_gamma
+
+    records = read_records_csv(args.records)
+    norm = normalise_frame(records)
+    table = RecordTable.from_frame(norm)
+    cand = candidate_pairs(norm)
+    gamma, _ = compute_gamma(table, cand.left, cand.right)
+    model = FellegiSunterModel(seed=args.seed).fit(table, cand.left, cand.right, gamma)
+    version = save_model(model, args.output, {"auto_link": args.auto_link, "review": args.review})
+    print(f"mpi: model {version} trained on {len(records)} records -> {args.output}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="mpi", description="Master patient index: resolve patient records "
+                                 "into golden records without merging two people.")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    def thresholds(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--auto-link", type=float, default=Thresholds.auto_link,
+                       help="match probability at or above which records merge (default %(default)s)")
+        p.add_argument("--review", type=float, default=Thresholds.review,
+                       help="match probability at or above which a pair goes to review (default %(default)s)")
+
+    r = sub.add_parser("resolve", help="cluster a records CSV into golden records")
+    r.add_argument("records")
+    r.add_argument("--output", required=True, help="CLUSTERS.csv: record_id,cluster_id")
+    r.add_argument("--review-output", help="REVIEW.csv: record_id_l,record_id_r,match_probability")
+    r.add_argument("--model", help="a model JSON from `mpi train` (default: learn one from RECORDS)")
+    r.add_argument("--progress", action="store_true", help="show progress even for small files")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    thresholds(r)
+    r.set_defaults(func=cmd_resolve)
+
+    t = sub.add_parser("train", help="learn a model (unsupervised) from a records CSV")
+    t.add_argument("records")
+    t.add_argument("--output", required=True, help="MODEL.json")
+    t.add_argument("--seed", type=int, default=0)
+    thresholds(t)
+    t.set_defaults(func=cmd_train)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="mpi: %(levelname)s %(message)s")
+    try:
+        return args.func(args)
+    except MPIError as exc:
+        print(f"mpi: error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # bad option values (thresholds)
+        print(f"mpi: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

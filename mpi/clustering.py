@@ -86,7 +86,11 @@ def cluster(n_records: int, left: np.ndarray, right: np.ndarray, weight: np.ndar
 
 
 def _compatible(ma: list[int], mb: list[int], known: dict, floor_weight: float, extra_pair_weight) -> bool:
+    """Whether two clusters may merge: conflicts (cannot-links, or scored cross pairs below the
+    floor) must be fewer than a third of the cross pairs. One conflict between two single records is
+    decisive; a lone corrupted record inside a large cluster cannot veto the rest of it."""
     unknown_a, unknown_b = [], []
+    conflicts = 0
     for i in ma:
         for j in mb:
             key = (i, j) if i < j else (j, i)
@@ -95,11 +99,10 @@ def _compatible(ma: list[int], mb: list[int], known: dict, floor_weight: float, 
                 unknown_a.append(i)
                 unknown_b.append(j)
             elif hit[1] or hit[0] < floor_weight:
-                return False
+                conflicts += 1
     if unknown_a and extra_pair_weight is not None:
         weights, cannot = extra_pair_weight(np.array(unknown_a), np.array(unknown_b))
         for i, j, w, c in zip(unknown_a, unknown_b, weights.tolist(), cannot.tolist()):
             known[(i, j) if i < j else (j, i)] = (w, c)
-        if np.any(cannot) or np.any(weights < floor_weight):
-            return False
-    return True
+        conflicts += int(np.sum(cannot | (weights < floor_weight)))
+    return 3 * conflicts < len(ma) * len(mb)

@@ -97,7 +97,9 @@ def decide(scored: ScoredPairs, table: RecordTable, thresholds: Thresholds = Thr
     # Parent and child share name and address but never an SSN: an exact SSN and first name
     # outweigh a birth date that disagrees entirely (a keying error), and suffixes still apply.
     apply(gap & ~(ssn_same & (g["first_name"] >= 4)), RULE_GENERATION_GAP, Decision.DISTINCT, hard=True)
-    apply(dob_same & first_conflict & ~ssn_same, RULE_TWIN, Decision.DISTINCT, hard=True)
+    first_not_exact = g["first_name"] < 6  # includes missing: a nameless record of a twin
+    apply(dob_same & (first_conflict | (sex_conflict & first_not_exact)) & ~ssn_same, RULE_TWIN,
+          Decision.DISTINCT, hard=True)
     apply(newborn & dob_conflict, RULE_NEWBORN, Decision.DISTINCT, hard=True)
     apply(ssn_conflict & (dob_conflict | first_conflict | sex_conflict), RULE_SSN_CONFLICT, Decision.DISTINCT,
           hard=True)
@@ -105,9 +107,12 @@ def decide(scored: ScoredPairs, table: RecordTable, thresholds: Thresholds = Thr
           hard=True)
     apply(first_conflict & ~person_support, RULE_HOUSEHOLD, Decision.DISTINCT, hard=True)
     # then caps at REVIEW: plausible, but a person should look before these merge
-    two_identifiers = ssn_same & dob_same  # twins do not share an SSN; a renamed record does
-    apply(dob_same & (first_conflict | first_weak) & ~two_identifiers, RULE_TWIN, Decision.REVIEW, hard=False)
-    apply(newborn & ~dob_same, RULE_NEWBORN, Decision.REVIEW, hard=False)
+    # Twins share surname, birth date, address and phone, and often near-identical first names
+    # (Paul/Paula, Emily/Emma): with the same birth date only an exact first name or an exact
+    # SSN (twins never share one) allows an automatic link.
+    two_identifiers = ssn_same & dob_same
+    apply(dob_same & first_not_exact & ~ssn_same, RULE_TWIN, Decision.REVIEW, hard=False)
+    apply(newborn & ~ssn_same, RULE_NEWBORN, Decision.REVIEW, hard=False)
     apply(ssn_conflict, RULE_SSN_CONFLICT, Decision.REVIEW, hard=False)
     apply(sex_conflict & ~(dob_same & (g["first_name"] >= 4)), RULE_SEX_CONFLICT, Decision.REVIEW, hard=False)
     apply(first_conflict & ~two_identifiers, RULE_HOUSEHOLD, Decision.REVIEW, hard=False)

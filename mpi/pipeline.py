@@ -172,10 +172,11 @@ def resolve_frame(raw: pd.DataFrame, model: FellegiSunterModel | None = None,
     def extra_weight(pa: np.ndarray, pb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         s = model.score(table, pa, pb)
         d = decide(s, table, thresholds)
-        return s.match_weight, d.cannot_link
+        return s.match_weight, d.cannot_link | (d.rule != "")
 
     result = cluster(len(table), scored.left, scored.right, scored.match_weight,
-                     scored.decision == Decision.AUTO_LINK, scored.cannot_link, floor, rank, extra_weight)
+                     scored.decision == Decision.AUTO_LINK, scored.cannot_link | (scored.rule != ""), floor, rank,
+                     extra_weight)
     ids = norm["record_id"].to_numpy()
     clusters = pd.DataFrame({"record_id": ids, "cluster_id": ids[result.labels]})
     review = _review_pairs(scored, result.labels, result.refused, ids)

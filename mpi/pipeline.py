@@ -21,7 +21,7 @@ from .blocking.candidates import CandidatePairs, candidate_pairs
 from .clustering import cluster
 from .compare.comparisons import gamma_matrix
 from .compare.table import RecordTable
-from .decision import Decision, PairDecisions, Thresholds, decide
+from .decision import RULE_NO_PERSON_EVIDENCE, Decision, PairDecisions, Thresholds, decide
 from .model.fellegi_sunter import FellegiSunterModel, ScoredPairs
 from .normalise.dates import DayOrder
 from .normalise.frame import normalise_frame
@@ -172,10 +172,10 @@ def resolve_frame(raw: pd.DataFrame, model: FellegiSunterModel | None = None,
     def extra_weight(pa: np.ndarray, pb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         s = model.score(table, pa, pb)
         d = decide(s, table, thresholds)
-        return s.match_weight, d.cannot_link | (d.rule != "")
+        return s.match_weight, _conflicting(d.cannot_link, d.rule)
 
     result = cluster(len(table), scored.left, scored.right, scored.match_weight,
-                     scored.decision == Decision.AUTO_LINK, scored.cannot_link | (scored.rule != ""), floor, rank,
+                     scored.decision == Decision.AUTO_LINK, _conflicting(scored.cannot_link, scored.rule), floor, rank,
                      extra_weight)
     ids = norm["record_id"].to_numpy()
     clusters = pd.DataFrame({"record_id": ids, "cluster_id": ids[result.labels]})
@@ -185,6 +185,12 @@ def resolve_frame(raw: pd.DataFrame, model: FellegiSunterModel | None = None,
              "refused_links": int(len(result.refused)), "clusters": int(clusters["cluster_id"].nunique()),
              "review_pairs": len(review)}
     return Resolution(clusters, review, model, norm, scored, candidates, thresholds, stats)
+
+
+def _conflicting(cannot_link: np.ndarray, rule: np.ndarray) -> np.ndarray:
+    """Pairs that count against a cluster merge: ruled apart, or capped at review by a look-alike
+    rule. A pair capped only for lack of evidence is no evidence of two people."""
+    return cannot_link | ((rule != "") & (rule != RULE_NO_PERSON_EVIDENCE))
 
 
 def _concat(a: ScoredCandidates, b: ScoredCandidates) -> ScoredCandidates:

@@ -136,6 +136,14 @@ def tree_rss(proc) -> int:
     return total
 
 
+def busy_cpu_s(psutil) -> float | None:
+    """Machine-wide CPU seconds spent not idle so far (all cores), or None without psutil."""
+    if psutil is None:
+        return None
+    t = psutil.cpu_times()
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+
+
 def run_measured(cmd: list[str], timeout: float, log_path: str) -> dict:
     """Run cmd in its own session; sample the RSS of its process tree every POLL_S seconds.
 
@@ -159,6 +167,7 @@ def run_measured(cmd: list[str], timeout: float, log_path: str) -> dict:
                 watched = psutil.Process(proc.pid)
             except psutil.Error:
                 watched = None
+        busy0 = busy_cpu_s(psutil)
         peak = 0
         timed_out = False
         while True:
@@ -177,6 +186,7 @@ def run_measured(cmd: list[str], timeout: float, log_path: str) -> dict:
                 break
             time.sleep(POLL_S)
         wall = time.perf_counter() - t0
+        busy1 = busy_cpu_s(psutil)
         proc.returncode = os.waitstatus_to_exitcode(status)
     res = {
         "wall_s": round(wall, 2),
@@ -185,6 +195,10 @@ def run_measured(cmd: list[str], timeout: float, log_path: str) -> dict:
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "returncode": proc.returncode,
     }
+    if busy0 is not None and busy1 is not None:
+        # CPU the whole machine spent during the run that was not the tool's: other work competing
+        # for the cores (the harness's own 50 ms polling is a small part of it)
+        res["other_cpu_s"] = round(max(0.0, busy1 - busy0 - res["cpu_s"]), 2)
     if res["peak_rss_mb"] is None or res["peak_rss_mb"] < res["max_process_rss_mb"]:
         # sampling can miss a short spike; the kernel's high-water mark of one process cannot
         res["peak_rss_mb"] = max(res["peak_rss_mb"] or 0, res["max_process_rss_mb"])
@@ -232,17 +246,20 @@ def ensure_synthetic(data: str, name: str, records: int) -> str | None:
     """Build DIR/name with generate.py when missing (or built by us for another size); error or None."""
     d = os.path.join(data, name)
     stamp = os.path.join(d, ".run-py-generated.json")
-    have = os.path.exists(os.path.join(d, "records.csv")) and os.path.exists(os.path.join(d, "truth.csv"))
-    if have and os.path.exists(stamp):
-        with open(stamp) as f:
-            if json.load(f).get("records") == records:
-                return None
-        have = False
-    if have:
-        return None  # built by someone else: use as is (its row count is reported)
     gen = os.path.join(HERE, "generate.py")
     if not os.path.exists(gen):
         return "benchmarks/generate.py does not exist yet"
+    with open(gen, "rb") as f:
+        gen_hash = hashlib.sha1(f.read()).hexdigest()[:12]
+    have = os.path.exists(os.path.join(d, "records.csv")) and os.path.exists(os.path.join(d, "truth.csv"))
+    if have and os.path.exists(stamp):
+        with open(stamp) as f:
+            old = json.load(f)
+        if old.get("records") == records and old.get("generator_sha1") == gen_hash:
+            return None
+        have = False  # we built it for another size or with another version of generate.py
+    if have:
+        return None  # put there by someone else: use as is (its row count is reported)
     cmd = [sys.executable, gen, d, "--records", str(records), "--seed", "0"]
     print("building synthetic data:", shlex.join(cmd), flush=True)
     t0 = time.perf_counter()
@@ -250,7 +267,8 @@ def ensure_synthetic(data: str, name: str, records: int) -> str | None:
     if r.returncode != 0:
         return f"generate.py failed with status {r.returncode}"
     with open(stamp, "w") as f:
-        json.dump({"records": records, "seed": 0, "seconds": round(time.perf_counter() - t0, 1)}, f)
+        json.dump({"records": records, "seed": 0, "generator_sha1": gen_hash,
+                   "seconds": round(time.perf_counter() - t0, 1)}, f)
     return None
 
 
@@ -325,7 +343,7 @@ def table(name: str, entry: dict, tools: list[str]) -> list[str]:
     head = ["tool", "pair P", "pair R", "pair F1", "B³ P", "B³ R", "B³ F1", "overlays", "false-merge pairs"]
     if has_cats:
         head.append("false merges by category")
-    head += ["review pairs /1000", "wall s", "peak MB"]
+    head += ["review pairs /1000", "wall s", "cpu s", "peak MB"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for tool in tools:
         r = entry.get("tools", {}).get(tool)
@@ -337,8 +355,8 @@ def table(name: str, entry: dict, tools: list[str]) -> list[str]:
             continue
         if r["status"] != "ok":
             err = (r.get("error") or "").replace("|", "\\|")
-            lines.append(f"| {label} | **{r['status']}**: {err} |" + " — |" * (blanks - 2)
-                         + f" {fmt(r.get('wall_s'), 1)} | {fmt(r.get('peak_rss_mb'), 0)} |")
+            lines.append(f"| {label} | **{r['status']}**: {err} |" + " — |" * (blanks - 3)
+                         + f" {fmt(r.get('wall_s'), 1)} | {fmt(r.get('cpu_s'), 1)} | {fmt(r.get('peak_rss_mb'), 0)} |")
             continue
         s = r["score"]
         cells = [label, fmt(s["pair_precision"]), fmt(s["pair_recall"]), fmt(s["pair_f1"]),
@@ -346,9 +364,16 @@ def table(name: str, entry: dict, tools: list[str]) -> list[str]:
                  fmt(s["overlay_clusters"]), fmt(s["false_merge_pairs"])]
         if has_cats:
             cells.append(category_cell(s))
-        cells += [fmt(s.get("review_per_1000_records"), 2), fmt(r["wall_s"], 1), fmt(r["peak_rss_mb"], 0)]
+        wall = fmt(r["wall_s"], 1) + (" ⚠" if contended(r) else "")
+        cells += [fmt(s.get("review_per_1000_records"), 2), wall, fmt(r.get("cpu_s"), 1), fmt(r["peak_rss_mb"], 0)]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+def contended(r: dict) -> bool:
+    """Other work on the machine used more than a quarter of a core on average during the run."""
+    other, wall = r.get("other_cpu_s"), r.get("wall_s")
+    return bool(other is not None and wall and other / wall > 0.25)
 
 
 def ratio_line(entry: dict) -> str | None:
@@ -381,7 +406,8 @@ def render(results: dict, path: str) -> None:
     if not measured:
         L += ["**Our engine's rows are pending:** this file holds peer measurements only so far; the rows "
               "for `mpi resolve` will be filled in by a full run (`python benchmarks/run.py --million`).", ""]
-    keys = {r.get("machine_key") for r in runs}
+    keys = {r.get("machine_key") for i, r in enumerate(runs)
+            if i + 1 in {t.get("run") for e in results.get("datasets", {}).values() for t in e.get("tools", {}).values()}}
     if len(keys) > 1:
         L += ["**Warning:** the rows below were measured on more than one machine (see the runs list); "
               "compare times only within one run.", ""]
@@ -389,7 +415,10 @@ def render(results: dict, path: str) -> None:
           "Reproduce everything with `python benchmarks/run.py --million` from the repository root "
           "(public data are built by `../shared/bench/make_public.py`, synthetic data by `benchmarks/generate.py`). "
           "Each row below is the latest measurement of that tool on that data set; the runs were:", ""]
+    used = {t.get("run") for e in results.get("datasets", {}).values() for t in e.get("tools", {}).values()}
     for i, r in enumerate(runs):
+        if i + 1 not in used:
+            continue  # every row it measured was measured again later
         L.append(f"{i + 1}. {r.get('date')}: `{r.get('command')}` (machine {r.get('machine_key')}, "
                  f"commit {r.get('versions', {}).get('repo_commit', '?')})")
     L += ["", "## How the tools were run", "",
@@ -412,6 +441,9 @@ def render(results: dict, path: str) -> None:
           "**Peak MB** is the highest sum of the resident set sizes of the tool's process and all its descendants, "
           f"sampled with psutil every {int(POLL_S * 1000)} ms (never below the kernel's exact max RSS of the largest "
           "single process, from wait4); shared pages of forked workers are counted once per process.",
+          "- **cpu s** is the user+system CPU time of the tool's process tree (from wait4). A ⚠ on a wall time "
+          "means other processes used more than a quarter of a core on average during that run (machine-wide busy "
+          "CPU from psutil minus the tool's own), so that wall time is inflated by contention.",
           "- Scores by `../shared/bench/score.py` (pairwise and B-cubed precision/recall/F1 over the clusters; "
           "overlays = clusters mixing persons; false-merge pairs = pairs of different persons in one cluster; "
           "review pairs per 1000 input records).",
@@ -434,6 +466,11 @@ def render(results: dict, path: str) -> None:
         L += table(name, entry, tools)
         rl = ratio_line(entry)
         L += ["", rl] if rl else []
+        busy = [f"{TOOL_LABEL.get(t, t)}: {r['other_cpu_s'] / r['wall_s']:.1f} cores"
+                for t, r in entry.get("tools", {}).items() if contended(r)]
+        if busy:
+            L += ["", "⚠ Other work was running on the machine during these measurements (average CPU used by "
+                  "other processes: " + "; ".join(busy) + "); their wall times are inflated, cpu s is not."]
         L.append("")
     with open(path, "w") as f:
         f.write("\n".join(L).rstrip() + "\n")
@@ -520,6 +557,10 @@ def main(argv: list[str] | None = None) -> int:
                             "persons": len(persons), "true_pairs": sum(n * (n - 1) // 2 for n in persons.values())}
         if name == "synthetic":
             entry["dataset"]["requested_records"] = a.synthetic_records
+        stamp = os.path.join(d, ".run-py-generated.json")
+        if os.path.exists(stamp):
+            with open(stamp) as f:
+                entry["dataset"]["generated"] = json.load(f)
         for tool in tools:
             res = run_tool(tool, d, a.timeout, score_mod, truth)
             res.update(run=run_no, date=run_info["date"])

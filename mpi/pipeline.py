@@ -17,7 +17,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .blocking.candidates import CandidatePairs, candidate_pairs
+from .blocking.candidates import CandidatePairs, candidate_pairs, pairs_within_groups
 from .clustering import cluster
 from .compare.comparisons import gamma_matrix
 from .compare.table import RecordTable
@@ -113,31 +113,22 @@ def score_pairs(model: FellegiSunterModel, table: RecordTable, left: np.ndarray,
         np.concatenate([c[1].cannot_link for c in chunks]), np.concatenate([c[1].rule for c in chunks]))
 
 
-def _component_completion(n: int, scored: ScoredCandidates) -> tuple[np.ndarray, np.ndarray]:
+def link_components(n: int, left: np.ndarray, right: np.ndarray, link: np.ndarray) -> np.ndarray:
+    """Connected component of every record over the auto-link pairs (singletons get their own)."""
+    graph = coo_matrix((np.ones(int(link.sum())), (left[link], right[link])), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
+def _component_completion(n: int, scored: ScoredCandidates, comp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pairs inside small link components that blocking did not produce (to be scored too)."""
-    link = scored.decision == Decision.AUTO_LINK
-    if not link.any():
+    sizes = np.bincount(comp, minlength=1)
+    group = np.where(sizes[comp] > 2, comp, -1)
+    codes, _, _ = pairs_within_groups(group, n, COMPLETE_COMPONENTS_UP_TO)
+    if len(codes) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    graph = coo_matrix((np.ones(int(link.sum())), (scored.left[link], scored.right[link])), shape=(n, n))
-    _, comp = connected_components(graph, directed=False)
-    sizes = np.bincount(comp)
-    members = np.flatnonzero((sizes[comp] > 2) & (sizes[comp] <= COMPLETE_COMPONENTS_UP_TO))
-    if len(members) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    order = members[np.argsort(comp[members], kind="stable")]
-    c = comp[order]
-    starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
-    lefts, rights = [], []
-    for s, e in zip(starts, np.r_[starts[1:], len(order)]):
-        grp = np.sort(order[s:e])
-        iu, ju = np.triu_indices(len(grp), 1)
-        lefts.append(grp[iu])
-        rights.append(grp[ju])
-    left, right = np.concatenate(lefts), np.concatenate(rights)
-    have = set((scored.left.astype(np.int64) * n + scored.right).tolist())
-    code = left.astype(np.int64) * n + right
-    new = np.fromiter((x not in have for x in code.tolist()), dtype=bool, count=len(code))
-    return left[new], right[new]
+    have = scored.left.astype(np.int64) * n + scored.right
+    codes = codes[~np.isin(codes, have)]
+    return codes // n, codes % n
 
 
 def resolve_frame(raw: pd.DataFrame, model: FellegiSunterModel | None = None,
@@ -158,7 +149,8 @@ def resolve_frame(raw: pd.DataFrame, model: FellegiSunterModel | None = None,
         model = FellegiSunterModel(seed=seed).fit(table, left, right, gamma)
     scored = score_pairs(model, table, left, right, gamma, swapped, thresholds)
 
-    extra_l, extra_r = _component_completion(len(table), scored)
+    comp = link_components(len(table), scored.left, scored.right, scored.decision == Decision.AUTO_LINK)
+    extra_l, extra_r = _component_completion(len(table), scored, comp)
     if len(extra_l):
         g2, s2 = gamma_matrix(table, extra_l, extra_r)
         extra = score_pairs(model, table, extra_l, extra_r, g2, s2, thresholds)
@@ -174,9 +166,12 @@ def resolve_frame(raw: pd.DataFrame, model: FellegiSunterModel | None = None,
         d = decide(s, table, thresholds)
         return s.match_weight, _conflicting(d.cannot_link, d.rule)
 
-    result = cluster(len(table), scored.left, scored.right, scored.match_weight,
-                     scored.decision == Decision.AUTO_LINK, _conflicting(scored.cannot_link, scored.rule), floor, rank,
-                     extra_weight)
+    # only pairs inside one link component can ever constrain a merge
+    inside = comp[scored.left] == comp[scored.right]
+    result = cluster(len(table), scored.left[inside], scored.right[inside], scored.match_weight[inside],
+                     scored.decision[inside] == Decision.AUTO_LINK,
+                     _conflicting(scored.cannot_link[inside], scored.rule[inside]), floor, rank, extra_weight)
+    result.refused = np.flatnonzero(inside)[result.refused]
     ids = norm["record_id"].to_numpy()
     clusters = pd.DataFrame({"record_id": ids, "cluster_id": ids[result.labels]})
     review = _review_pairs(scored, result.labels, result.refused, ids)

@@ -50,17 +50,14 @@ class CandidatePairs:
         return len(self.codes)
 
 
-def pairs_within_blocks(keys: pd.Series, max_block: int = MAX_BLOCK_SIZE) -> tuple[np.ndarray, np.ndarray, int]:
-    """All pairs of positions sharing a non-empty key, blocks above ``max_block`` skipped.
-
-    Returns (pair codes, positions in skipped blocks, number of skipped blocks).
-    """
-    n = len(keys)
-    arr = keys.to_numpy(dtype=object)
-    pos = np.flatnonzero(arr != "")
+def pairs_within_groups(group: np.ndarray, n: int, max_block: int = MAX_BLOCK_SIZE
+                        ) -> tuple[np.ndarray, np.ndarray, int]:
+    """All pairs of positions sharing a group code (``-1`` = no group), groups above ``max_block``
+    skipped. Returns (pair codes ``left * n + right``, positions in skipped groups, skipped count)."""
+    pos = np.flatnonzero(group >= 0)
     if len(pos) < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), 0
-    codes, _ = pd.factorize(arr[pos])
+    codes = group[pos]
     order = np.argsort(codes, kind="stable")
     codes, pos = codes[order], pos[order]
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
@@ -77,6 +74,15 @@ def pairs_within_blocks(keys: pd.Series, max_block: int = MAX_BLOCK_SIZE) -> tup
         out.append((members[:, iu].astype(np.int64) * n + members[:, ju]).ravel())
     pairs = np.concatenate(out) if out else np.zeros(0, np.int64)
     return pairs, dropped, int(oversized.sum())
+
+
+def pairs_within_blocks(keys: pd.Series, max_block: int = MAX_BLOCK_SIZE) -> tuple[np.ndarray, np.ndarray, int]:
+    """All pairs of positions sharing a non-empty key, blocks above ``max_block`` skipped."""
+    arr = keys.to_numpy(dtype=object)
+    group = np.full(len(arr), -1, dtype=np.int64)
+    present = arr != ""
+    group[present] = pd.factorize(arr[present])[0]
+    return pairs_within_groups(group, len(arr), max_block)
 
 
 def rule_pairs(frame: pd.DataFrame, rule: BlockingRule, max_block: int = MAX_BLOCK_SIZE

@@ -106,20 +106,30 @@ def rule_pairs(frame: pd.DataFrame, rule: BlockingRule, max_block: int = MAX_BLO
 
 def candidate_pairs(frame: pd.DataFrame, rules: tuple[BlockingRule, ...] = RULES,
                     max_block: int = MAX_BLOCK_SIZE, truth: pd.Series | None = None) -> CandidatePairs:
-    """The union of every rule's pairs. ``truth`` (person id per record, same order) adds recall."""
+    """The union of every rule's pairs. ``truth`` (person id per record, same order) adds recall.
+
+    The union is one sort over all rules' pairs; a pair is credited as "new" to the first rule
+    (in rule order) that produced it.
+    """
     n = len(frame)
-    seen = np.zeros(0, np.int64)
-    stats = []
     person = None if truth is None else pd.factorize(truth.to_numpy())[0]
+    per_rule, stats = [], []
     for rule in rules:
-        pairs, n_over, lost = rule_pairs(frame, rule, max_block)
+        pairs, n_over, lost = rule_pairs(frame, rule, rule.max_block or max_block)
         pairs = np.unique(pairs)
-        new = np.setdiff1d(pairs, seen, assume_unique=True)
-        seen = np.union1d(seen, new)
-        st = RuleStats(rule.name, len(pairs), len(new), n_over, lost)
+        per_rule.append(pairs)
+        st = RuleStats(rule.name, len(pairs), 0, n_over, lost)
         if person is not None:
             st.true_pairs_found = int((person[pairs // n] == person[pairs % n]).sum())
         stats.append(st)
         if n_over:
             log.info("blocking rule %s: %d oversized blocks split or dropped", rule.name, n_over)
-    return CandidatePairs(n, seen, stats)
+    if per_rule:
+        everything = np.concatenate(per_rule)
+        origin = np.repeat(np.arange(len(per_rule)), [len(p) for p in per_rule])
+        union, first = np.unique(everything, return_index=True)
+        for k, count in enumerate(np.bincount(origin[first], minlength=len(per_rule))):
+            stats[k].new_pairs = int(count)
+    else:
+        union = np.zeros(0, np.int64)
+    return CandidatePairs(n, union, stats)

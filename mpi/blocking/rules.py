@@ -50,6 +50,7 @@ class BlockingRule:
     name: str
     key: KeyFn
     refine: KeyFn | None = None
+    max_block: int | None = None  # a tighter cap for keys that are common by nature
 
 
 RULES: tuple[BlockingRule, ...] = (
@@ -57,30 +58,23 @@ RULES: tuple[BlockingRule, ...] = (
                  refine=lambda f: _initial(f["last_phonetic"])),
     BlockingRule("ssn_last4+first_initial", lambda f: _join(f["ssn_last4"], _initial(f["first_token"])),
                  refine=lambda f: f["dob_year"].astype(str)),
-    BlockingRule("dob+first_initial", lambda f: _join(_dob_unordered(f), _initial(f["first_token"])),
-                 refine=lambda f: f["last_phonetic"]),
     BlockingRule("dob+last_initial", lambda f: _join(_dob_unordered(f), _initial(f["last"])),
                  refine=lambda f: f["first_phonetic"]),
     BlockingRule("first+last_phonetic", _names_unordered, refine=lambda f: f["dob_year"].astype(str)),
-    BlockingRule("last_phonetic+dob_year", lambda f: _join(f["last_phonetic"], f["dob_year"].astype(str)
-                                                           .where(f["dob_year"] > 0, "")),
-                 refine=lambda f: _initial(f["first_token"])),
     BlockingRule("phone", lambda f: f["phone"], refine=lambda f: _initial(f["first_token"])),
     BlockingRule("email", lambda f: f["email"], refine=lambda f: _initial(f["first_token"])),
     BlockingRule("address+first_initial", lambda f: _join(f["house_number"], f["street_name"].str[:4],
                                                           _initial(f["first_token"])),
                  refine=lambda f: f["zip"]),
     BlockingRule("last_phonetic+first_initial", lambda f: _join(f["last_phonetic"], _initial(f["first_token"])),
-                 refine=lambda f: _initial(f["middle"])),
+                 refine=lambda f: _initial(f["middle"]) + f["zip"].str[:3], max_block=15),
     BlockingRule("first_token+middle_initial+last_initial",
                  lambda f: _join(f["first_token"], _initial(f["middle"]), _initial(f["last"])),
-                 refine=lambda f: f["zip"]),
-    BlockingRule("dob", _dob_unordered, refine=lambda f: _initial(f["first_token"])),
+                 refine=lambda f: f["zip"], max_block=20),
+    BlockingRule("dob", _dob_unordered, refine=lambda f: _initial(f["first_token"]), max_block=12),
     BlockingRule("street+last_initial", lambda f: _join(f["street"], _initial(f["last"])),
                  refine=lambda f: _initial(f["first_token"])),
-    BlockingRule("house_number+zip", lambda f: _join(f["house_number"], f["zip"]),
-                 refine=lambda f: _initial(f["last"])),
     BlockingRule("zip+first_phonetic+last_initial",
                  lambda f: _join(f["zip"], f["first_phonetic"], _initial(f["last"])),
-                 refine=lambda f: f["dob_year"].astype(str)),
+                 refine=lambda f: f["dob_year"].astype(str), max_block=30),
 )

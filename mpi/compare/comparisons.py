@@ -70,12 +70,19 @@ def first_name_gamma(t: RecordTable, a: np.ndarray, b: np.ndarray, swap: np.ndar
     nick &= ~swap
     sim = _fuzzy(fa, fb, open_ & ~nick & ~tok_eq)
     phon = (t.codes["first_phonetic"][a] == t.codes["first_phonetic"][b]) & (t.codes["first_phonetic"][a] >= 0)
-    ma, mb = t.text["middle"][a], t.text["middle"][b]
-    cross_middle = ((fa == mb) | (fb == ma)) & (np.char.str_len(fa.astype(str)) > 1) & (
-        np.char.str_len(fb.astype(str)) > 1)
-    la, lb = np.char.str_len(fa.astype(str)), np.char.str_len(fb.astype(str))
-    initial = ((la == 1) | (lb == 1)) & is_prefix(fa, fb)
-    prefix = is_prefix(fa, fb, min_len=3)
+    la = t.lengths["first"][a]
+    lb = np.where(swap, t.lengths["last"][b], t.lengths["first"][b])
+    rest = open_ & ~nick & ~tok_eq & (sim < 0.85)
+    cross_middle = np.zeros(len(a), dtype=bool)
+    initial = np.zeros(len(a), dtype=bool)
+    prefix = np.zeros(len(a), dtype=bool)
+    if rest.any():
+        ma, mb = t.text["middle"][a][rest], t.text["middle"][b][rest]
+        ra, rb = fa[rest], fb[rest]
+        cross_middle[rest] = ((ra == mb) | (rb == ma)) & (la[rest] > 1) & (lb[rest] > 1)
+        starts = is_prefix(ra, rb, la[rest], lb[rest])
+        initial[rest] = starts & ((la[rest] == 1) | (lb[rest] == 1))
+        prefix[rest] = starts & (np.minimum(la[rest], lb[rest]) >= 3)
     return _assign(len(a), missing, [(6, exact), (5, nick | tok_eq), (4, sim >= 0.92),
                                      (3, (sim >= 0.85) | (phon & ~swap) | prefix), (2, cross_middle),
                                      (1, initial)])
@@ -97,12 +104,11 @@ def last_name_gamma(t: RecordTable, a: np.ndarray, b: np.ndarray, swap: np.ndarr
 
 
 def middle_name_gamma(t: RecordTable, a: np.ndarray, b: np.ndarray, swap: np.ndarray) -> np.ndarray:
-    ma, mb = t.text["middle"][a], t.text["middle"][b]
-    missing = (ma == "") | (mb == "")
-    ia = np.array([s[:1] for s in ma], dtype=object)
-    ib = np.array([s[:1] for s in mb], dtype=object)
-    both_long = (np.char.str_len(ma.astype(str)) > 1) & (np.char.str_len(mb.astype(str)) > 1)
-    return _assign(len(a), missing, [(2, (ma == mb) & both_long), (1, ia == ib)])
+    ca, cb = t.codes["middle"][a], t.codes["middle"][b]
+    missing = (ca < 0) | (cb < 0)
+    both_long = (t.lengths["middle"][a] > 1) & (t.lengths["middle"][b] > 1)
+    initial = t.codes["middle_initial"][a] == t.codes["middle_initial"][b]
+    return _assign(len(a), missing, [(2, (ca == cb) & both_long), (1, initial)])
 
 
 def dob_gamma(t: RecordTable, a: np.ndarray, b: np.ndarray, swap: np.ndarray) -> np.ndarray:
@@ -139,20 +145,18 @@ def ssn_gamma(t: RecordTable, a: np.ndarray, b: np.ndarray, swap: np.ndarray) ->
 
 
 def phone_gamma(t: RecordTable, a: np.ndarray, b: np.ndarray, swap: np.ndarray) -> np.ndarray:
-    pa, pb = t.text["phone"][a], t.text["phone"][b]
-    missing = (pa == "") | (pb == "")
-    exact = (t.codes["phone"][a] == t.codes["phone"][b]) & ~missing
-    last7 = np.array([x[-7:] == y[-7:] for x, y in zip(pa, pb)], dtype=bool) if len(a) else np.zeros(0, bool)
-    return _assign(len(a), missing, [(2, exact), (1, last7)])
+    ca, cb = t.codes["phone"][a], t.codes["phone"][b]
+    missing = (ca < 0) | (cb < 0)
+    last7 = t.codes["phone7"][a] == t.codes["phone7"][b]
+    return _assign(len(a), missing, [(2, ca == cb), (1, last7)])
 
 
 def email_gamma(t: RecordTable, a: np.ndarray, b: np.ndarray, swap: np.ndarray) -> np.ndarray:
-    ea, eb = t.text["email"][a], t.text["email"][b]
-    missing = (ea == "") | (eb == "")
-    exact = (t.codes["email"][a] == t.codes["email"][b]) & ~missing
-    sim = _fuzzy(ea, eb, ~missing & ~exact)
-    local = np.array([x.split("@")[0] == y.split("@")[0] for x, y in zip(ea, eb)], dtype=bool) if len(a) \
-        else np.zeros(0, bool)
+    ca, cb = t.codes["email"][a], t.codes["email"][b]
+    missing = (ca < 0) | (cb < 0)
+    exact = (ca == cb) & ~missing
+    local = t.codes["email_local"][a] == t.codes["email_local"][b]
+    sim = _fuzzy(t.text["email"][a], t.text["email"][b], ~missing & ~exact & ~local)
     return _assign(len(a), missing, [(2, exact), (1, local | (sim >= 0.92))])
 
 
@@ -162,8 +166,9 @@ def street_gamma(t: RecordTable, a: np.ndarray, b: np.ndarray, swap: np.ndarray)
     exact = (t.codes["street"][a] == t.codes["street"][b]) & ~missing
     open_ = ~missing & ~exact
     na, nb = t.codes["house_number"][a], t.codes["house_number"][b]
-    name_sim = _fuzzy(t.text["street_name"][a], t.text["street_name"][b], open_)
-    same_building = open_ & (na == nb) & (na >= 0) & (name_sim >= 0.9)
+    same_number = open_ & (na == nb) & (na >= 0) & (t.lengths["street_name"][a] > 0) & (t.lengths["street_name"][b] > 0)
+    name_sim = _fuzzy(t.text["street_name"][a], t.text["street_name"][b], same_number)
+    same_building = same_number & (name_sim >= 0.9)
     tokens = np.zeros(len(a), dtype=bool)
     need = open_ & ~same_building
     if need.any():

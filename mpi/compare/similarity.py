@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import numpy as np
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import OSA, JaroWinkler, Prefix
 
 WORKERS = 1  # rapidfuzz threads per call; the pipeline's partitions are the unit of parallelism
 
 
 def jaro_winkler(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Jaro-Winkler similarity in [0, 1] per pair (0 where either side is empty)."""
+    """Jaro-Winkler similarity in [0, 1] per pair. Callers pass non-empty values only (two empty
+    strings would count as identical)."""
     if len(left) == 0:
         return np.zeros(0, dtype=np.float32)
-    sim = process.cpdist(list(left), list(right), scorer=JaroWinkler.normalized_similarity, workers=WORKERS,
-                         dtype=np.float32)
-    return np.where((_lengths(left) == 0) | (_lengths(right) == 0), 0.0, sim).astype(np.float32)
+    return process.cpdist(list(left), list(right), scorer=JaroWinkler.normalized_similarity, workers=WORKERS,
+                          dtype=np.float32)
 
 
 def token_set_similarity(left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -29,22 +29,12 @@ def token_set_similarity(left: np.ndarray, right: np.ndarray) -> np.ndarray:
                            dtype=np.float32) / 100.0).astype(np.float32)
 
 
-def _lengths(values: np.ndarray) -> np.ndarray:
-    return np.fromiter((len(v) for v in values), dtype=np.int32, count=len(values))
-
-
 def one_edit_apart(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Same length and one substituted character, or two adjacent characters swapped."""
-    out = np.zeros(len(left), dtype=bool)
-    for k, (a, b) in enumerate(zip(left, right)):
-        if len(a) != len(b) or a == b or not a:
-            continue
-        diff = [i for i in range(len(a)) if a[i] != b[i]]
-        if len(diff) == 1:
-            out[k] = True
-        elif len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]:
-            out[k] = True
-    return out
+    """Different, but one substituted, inserted or deleted character or two adjacent characters
+    swapped away from each other (optimal string alignment distance 1)."""
+    if len(left) == 0:
+        return np.zeros(0, dtype=bool)
+    return process.cpdist(list(left), list(right), scorer=OSA.distance, workers=WORKERS, dtype=np.int32) == 1
 
 
 def sets_intersect(left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -58,7 +48,11 @@ def tokens_overlap(left: np.ndarray, right: np.ndarray) -> np.ndarray:
                         for a, b in zip(left, right)), dtype=bool, count=len(left))
 
 
-def is_prefix(left: np.ndarray, right: np.ndarray, min_len: int = 1) -> np.ndarray:
+def is_prefix(left: np.ndarray, right: np.ndarray, left_len: np.ndarray, right_len: np.ndarray,
+              min_len: int = 1) -> np.ndarray:
     """One value starts with the other (``"j"`` and ``"john"``, ``"chris"`` and ``"christopher"``)."""
-    return np.fromiter(((len(a) >= min_len and len(b) >= min_len and (a.startswith(b) or b.startswith(a)))
-                        for a, b in zip(left, right)), dtype=bool, count=len(left))
+    if len(left) == 0:
+        return np.zeros(0, dtype=bool)
+    shorter = np.minimum(left_len, right_len)
+    common = process.cpdist(list(left), list(right), scorer=Prefix.similarity, workers=WORKERS, dtype=np.int32)
+    return (shorter >= min_len) & (common == shorter)

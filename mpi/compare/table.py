@@ -19,6 +19,10 @@ TEXT_COLUMNS = ("first", "first_token", "middle", "last", "last_tokens", "suffix
 NUMBER_COLUMNS = ("dob_year", "dob_month", "dob_day")
 FLAG_COLUMNS = ("newborn", "ssn_valid")
 TF_COLUMNS = ("first", "last", "street", "city", "dob")
+LENGTH_COLUMNS = ("first", "last", "middle", "street_name")
+# Derived per-record keys compared by equality of their codes.
+DERIVED = {"middle_initial": lambda f: f["middle"].str[:1], "phone7": lambda f: f["phone"].str[-7:],
+           "email_local": lambda f: f["email"].str.split("@").str[0].fillna("")}
 
 
 @dataclass
@@ -31,6 +35,7 @@ class RecordTable:
     numbers: dict[str, np.ndarray]
     flags: dict[str, np.ndarray]
     first_family: np.ndarray
+    lengths: dict[str, np.ndarray] = field(default_factory=dict)
     term_frequency: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -44,18 +49,16 @@ class RecordTable:
         single incoming record can be scored with the frequencies of the population it joins.
         """
         text = {c: frame[c].to_numpy(dtype=object) for c in TEXT_COLUMNS}
-        codes = {}
-        for c in TEXT_COLUMNS:
-            code, uniques = pd.factorize(text[c])
-            if len(uniques) and (uniques == "").any():
-                code = np.where(text[c] == "", -1, code)
-            codes[c] = code.astype(np.int64)
+        codes = {c: _codes(text[c]) for c in TEXT_COLUMNS}
+        for name, fn in DERIVED.items():
+            codes[name] = _codes(fn(frame).to_numpy(dtype=object))
+        lengths = {c: frame[c].str.len().to_numpy(dtype=np.int32) for c in LENGTH_COLUMNS}
         numbers = {c: frame[c].to_numpy(dtype=np.int32) for c in NUMBER_COLUMNS}
         flags = {c: frame[c].to_numpy(dtype=bool) for c in FLAG_COLUMNS}
         fam_codes, fam_uniques = pd.factorize(text["first_token"])
         families = np.array([name_family(u) for u in fam_uniques] + [frozenset()], dtype=object)
         first_family = families[fam_codes]
-        table = cls(frame["record_id"].to_numpy(dtype=object), text, codes, numbers, flags, first_family)
+        table = cls(frame["record_id"].to_numpy(dtype=object), text, codes, numbers, flags, first_family, lengths)
         table.term_frequency = _term_frequencies(frame, frequency_frame if frequency_frame is not None else frame)
         return table
 
@@ -65,7 +68,16 @@ class RecordTable:
                            {k: v[positions] for k, v in self.codes.items()},
                            {k: v[positions] for k, v in self.numbers.items()},
                            {k: v[positions] for k, v in self.flags.items()}, self.first_family[positions],
+                           {k: v[positions] for k, v in self.lengths.items()},
                            {k: v[positions] for k, v in self.term_frequency.items()})
+
+
+def _codes(values: np.ndarray) -> np.ndarray:
+    """Integer code per value, equal codes for equal values, -1 for missing ("")."""
+    code, uniques = pd.factorize(values)
+    if len(uniques) and (uniques == "").any():
+        code = np.where(values == "", -1, code)
+    return code.astype(np.int64)
 
 
 def _term_frequencies(frame: pd.DataFrame, population: pd.DataFrame) -> dict[str, np.ndarray]:

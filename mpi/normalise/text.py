@@ -36,6 +36,8 @@ def fold(value: object) -> str:
     text = as_text(value)
     if not text:
         return ""
+    if text.isascii():
+        return text.lower()
     text = unicodedata.normalize("NFKD", text.replace("ß", "ss").replace("ø", "o").replace("Ø", "O")
                                  .replace("æ", "ae").replace("Æ", "AE").replace("ł", "l").replace("Ł", "L"))
     return "".join(c for c in text if not unicodedata.combining(c)).encode("ascii", "ignore").decode().lower()

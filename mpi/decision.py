@@ -14,6 +14,7 @@ from enum import IntEnum
 import numpy as np
 
 from .compare.comparisons import COMPARISON_NAMES
+from .compare.similarity import one_edit_or_two
 from .compare.table import RecordTable
 from .model.fellegi_sunter import ScoredPairs
 
@@ -59,6 +60,43 @@ class PairDecisions:
     rule: np.ndarray  # object: rule name or ""
 
 
+TYPO_FREQUENCY_RATIO = 0.1  # a misspelling is at most this common relative to the name it misspells
+TYPO_MAX_COUNT = 3  # ... and this rare in absolute terms (a real name recurs in a population)
+
+
+def _twin_evidence(scored: ScoredPairs, table: RecordTable, g: dict[str, np.ndarray],
+                   suspect: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For same-birth-date pairs whose first names differ: evidence of one person, of two.
+
+    One person: the first names are a misspelling of each other (within two edits, and one of
+    them is rare next to the other in this population: twins are given two real names), a
+    nickname with an agreeing middle initial, agreeing SSN last four, or the same e-mail.
+    Two people: conflicting sex, conflicting middle initials, or two full SSNs far apart.
+    """
+    n = len(scored)
+    same_person = np.zeros(n, dtype=bool)
+    two_people = np.zeros(n, dtype=bool)
+    idx = np.flatnonzero(suspect)
+    if len(idx) == 0:
+        return same_person, two_people
+    a, b = scored.left[idx], scored.right[idx]
+    fa, fb = table.text["first"][a], table.text["first"][b]
+    both = (fa != "") & (fb != "")
+    close = np.zeros(len(idx), dtype=bool)
+    if both.any():
+        close[both] = one_edit_or_two(fa[both], fb[both])
+    count_a, count_b = table.value_count("first", a), table.value_count("first", b)
+    rarer, commoner = np.minimum(count_a, count_b), np.maximum(count_a, count_b)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        typo = both & close & (rarer <= TYPO_MAX_COUNT) & (rarer <= TYPO_FREQUENCY_RATIO * commoner)
+    gi = {k: v[idx] for k, v in g.items()}
+    nickname_and_middle = (gi["first_name"] == 5) & (gi["middle_name"] >= 1)
+    ssn_far = table.flags["ssn_valid"][a] & table.flags["ssn_valid"][b] & (gi["ssn"] == 0)
+    two_people[idx] = (gi["sex"] == 0) | (gi["middle_name"] == 0) | ssn_far
+    same_person[idx] = (typo | nickname_and_middle | (gi["ssn"] >= 2)) & ~two_people[idx]
+    return same_person, two_people
+
+
 def decide(scored: ScoredPairs, table: RecordTable, thresholds: Thresholds = Thresholds()) -> PairDecisions:
     """Apply thresholds, then the look-alike rules, to every scored pair."""
     n = len(scored)
@@ -94,12 +132,17 @@ def decide(scored: ScoredPairs, table: RecordTable, thresholds: Thresholds = Thr
     strong_person = (g["first_name"] >= 4) | (g["dob"] >= 3) | (g["ssn"] >= 2) | (g["email"] == 2)
     # hard rules first: each makes a cannot-link
     apply(suffix_conflict, RULE_SUFFIX_CONFLICT, Decision.DISTINCT, hard=True)
+    suffix_one_side = (sfx_a != "") != (sfx_b != "")
     # Parent and child share name and address but never an SSN: an exact SSN and first name
     # outweigh a birth date that disagrees entirely (a keying error), and suffixes still apply.
     apply(gap & ~(ssn_same & (g["first_name"] >= 4)), RULE_GENERATION_GAP, Decision.DISTINCT, hard=True)
-    first_not_exact = g["first_name"] < 6  # includes missing: a nameless record of a twin
-    apply(dob_same & (first_conflict | (sex_conflict & first_not_exact)) & ~ssn_same, RULE_TWIN,
-          Decision.DISTINCT, hard=True)
+    exact_swap = scored.swapped & (table.codes["first"][a] == table.codes["last"][b]) & (
+        table.codes["last"][a] == table.codes["first"][b])
+    # with first and last swapped, the given names are compared under "last_name"
+    names_differ = (g["first_name"] < 6) | (scored.swapped & (g["last_name"] < 4))
+    twin_suspect = dob_same & names_differ & ~ssn_same & ~newborn & ~exact_swap
+    same_person, two_people = _twin_evidence(scored, table, g, twin_suspect)
+    apply(twin_suspect & (first_conflict | two_people), RULE_TWIN, Decision.DISTINCT, hard=True)
     apply(newborn & dob_conflict, RULE_NEWBORN, Decision.DISTINCT, hard=True)
     apply(ssn_conflict & (dob_conflict | first_conflict | sex_conflict), RULE_SSN_CONFLICT, Decision.DISTINCT,
           hard=True)
@@ -108,13 +151,69 @@ def decide(scored: ScoredPairs, table: RecordTable, thresholds: Thresholds = Thr
     apply(first_conflict & ~person_support, RULE_HOUSEHOLD, Decision.DISTINCT, hard=True)
     # then caps at REVIEW: plausible, but a person should look before these merge
     # Twins share surname, birth date, address and phone, and often near-identical first names
-    # (Paul/Paula, Emily/Emma): with the same birth date only an exact first name or an exact
-    # SSN (twins never share one) allows an automatic link.
+    # (Paul/Paula, Emily/Emma): with the same birth date and a first name that is not exactly
+    # the same, a link needs evidence of one person (see _twin_evidence) or a steward.
     two_identifiers = ssn_same & dob_same
-    apply(dob_same & first_not_exact & ~ssn_same, RULE_TWIN, Decision.REVIEW, hard=False)
+    apply(twin_suspect & ~same_person, RULE_TWIN, Decision.REVIEW, hard=False)
     apply(newborn & ~ssn_same, RULE_NEWBORN, Decision.REVIEW, hard=False)
     apply(ssn_conflict, RULE_SSN_CONFLICT, Decision.REVIEW, hard=False)
+    # "David Ramsey" and "David Ramsey Jr": a father's records often omit "Sr"; only an agreeing
+    # birth date shows the suffix was merely left off.
+    apply(suffix_one_side & ~dob_same & ~ssn_same, RULE_SUFFIX_CONFLICT, Decision.REVIEW, hard=False)
     apply(sex_conflict & ~(dob_same & (g["first_name"] >= 4)), RULE_SEX_CONFLICT, Decision.REVIEW, hard=False)
     apply(first_conflict & ~two_identifiers, RULE_HOUSEHOLD, Decision.REVIEW, hard=False)
     apply(~strong_person, RULE_NO_PERSON_EVIDENCE, Decision.REVIEW, hard=False)
     return PairDecisions(decision, cannot, rule)
+
+
+def release_unique_newborn_links(left: np.ndarray, right: np.ndarray, gamma: np.ndarray, probability: np.ndarray,
+                                 decision: np.ndarray, rule: np.ndarray, table: RecordTable,
+                                 thresholds: Thresholds) -> None:
+    """Let a newborn's placeholder-named record ("Baby Girl Smith") link to its later named record.
+
+    Across all candidate pairs: when exactly one named child (one first name) shares the
+    newborn record's birth date and surname, that pair may auto-link at the usual threshold.
+    With two or more (twins: "Baby Girl" could be either) the pairs stay in review. In place.
+    """
+    k_dob, k_last = COMPARISON_NAMES.index("dob"), COMPARISON_NAMES.index("last_name")
+    newborn = table.flags["newborn"]
+    candidate = ((rule == RULE_NEWBORN) & (gamma[:, k_dob] >= 3) & (gamma[:, k_last] >= 3)
+                 & (newborn[left] != newborn[right]))
+    idx = np.flatnonzero(candidate)
+    if len(idx) == 0:
+        return
+    baby = np.where(newborn[left[idx]], left[idx], right[idx])
+    named = np.where(newborn[left[idx]], right[idx], left[idx])
+    first_code = table.codes["first"][named]
+    frame = np.stack([baby, first_code], axis=1)
+    distinct = np.unique(frame[first_code >= 0], axis=0)
+    names_per_baby = np.bincount(distinct[:, 0], minlength=len(table)) if len(distinct) else np.zeros(len(table), int)
+    unique = (names_per_baby[baby] == 1) & (first_code >= 0) & (probability[idx] >= thresholds.auto_link)
+    release = idx[unique]
+    decision[release] = Decision.AUTO_LINK
+    rule[release] = ""
+
+
+def hold_ambiguous_name_links(left: np.ndarray, right: np.ndarray, gamma: np.ndarray, decision: np.ndarray,
+                              rule: np.ndarray, table: RecordTable) -> None:
+    """A misspelt name that could be either twin ("Kelcin": Kevin or Kelvin?) goes to review.
+
+    Across all candidate pairs: when a record auto-links, on the same birth date and without an
+    agreeing SSN, to records of two or more different first names that are not its own, none of
+    those links is automatic. In place.
+    """
+    k_first, k_dob, k_ssn = (COMPARISON_NAMES.index(c) for c in ("first_name", "dob", "ssn"))
+    loose = ((decision == Decision.AUTO_LINK) & (gamma[:, k_dob] >= 3) & (gamma[:, k_first] < 6)
+             & (gamma[:, k_ssn] != 3))
+    idx = np.flatnonzero(loose)
+    if len(idx) == 0:
+        return
+    ends = np.concatenate([left[idx], right[idx]])
+    partner_name = np.concatenate([table.codes["first"][right[idx]], table.codes["first"][left[idx]]])
+    pair_of = np.concatenate([idx, idx])
+    keep = partner_name >= 0
+    distinct = np.unique(np.stack([ends[keep], partner_name[keep]], axis=1), axis=0)
+    names = np.bincount(distinct[:, 0], minlength=len(table)) if len(distinct) else np.zeros(len(table), int)
+    ambiguous = pair_of[names[ends] >= 2]
+    decision[ambiguous] = Decision.REVIEW
+    rule[ambiguous] = RULE_TWIN

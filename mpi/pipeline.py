@@ -21,7 +21,8 @@ from .blocking.candidates import CandidatePairs, candidate_pairs, pairs_within_g
 from .clustering import cluster
 from .compare.comparisons import gamma_matrix
 from .compare.table import RecordTable
-from .decision import RULE_NO_PERSON_EVIDENCE, Decision, PairDecisions, Thresholds, decide
+from .decision import (RULE_NO_PERSON_EVIDENCE, Decision, PairDecisions, Thresholds, decide,
+                       hold_ambiguous_name_links, release_unique_newborn_links)
 from .model.fellegi_sunter import FellegiSunterModel, ScoredPairs
 from .normalise.dates import DayOrder
 from .normalise.frame import normalise_frame
@@ -148,6 +149,9 @@ def resolve_frame(raw: pd.DataFrame, model: FellegiSunterModel | None = None,
     if model is None:
         model = FellegiSunterModel(seed=seed).fit(table, left, right, gamma)
     scored = score_pairs(model, table, left, right, gamma, swapped, thresholds)
+    release_unique_newborn_links(left, right, gamma, scored.match_probability, scored.decision, scored.rule,
+                                 table, thresholds)
+    hold_ambiguous_name_links(left, right, gamma, scored.decision, scored.rule, table)
 
     comp = link_components(len(table), scored.left, scored.right, scored.decision == Decision.AUTO_LINK)
     extra_l, extra_r = _component_completion(len(table), scored, comp)

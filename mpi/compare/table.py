@@ -37,6 +37,11 @@ class RecordTable:
     first_family: np.ndarray
     lengths: dict[str, np.ndarray] = field(default_factory=dict)
     term_frequency: dict[str, np.ndarray] = field(default_factory=dict)
+    population: dict[str, int] = field(default_factory=dict)  # non-missing values behind each frequency
+
+    def value_count(self, column: str, positions: np.ndarray) -> np.ndarray:
+        """How many records of the population carry each given record's value (NaN if missing)."""
+        return self.term_frequency[column][positions] * self.population.get(column, 0)
 
     def __len__(self) -> int:
         return len(self.record_id)
@@ -59,7 +64,9 @@ class RecordTable:
         families = np.array([name_family(u) for u in fam_uniques] + [frozenset()], dtype=object)
         first_family = families[fam_codes]
         table = cls(frame["record_id"].to_numpy(dtype=object), text, codes, numbers, flags, first_family, lengths)
-        table.term_frequency = _term_frequencies(frame, frequency_frame if frequency_frame is not None else frame)
+        population = frequency_frame if frequency_frame is not None else frame
+        table.term_frequency = _term_frequencies(frame, population)
+        table.population = {c: int((population[c] != "").sum()) for c in TF_COLUMNS}
         return table
 
     def subset(self, positions: np.ndarray) -> "RecordTable":
@@ -69,7 +76,7 @@ class RecordTable:
                            {k: v[positions] for k, v in self.numbers.items()},
                            {k: v[positions] for k, v in self.flags.items()}, self.first_family[positions],
                            {k: v[positions] for k, v in self.lengths.items()},
-                           {k: v[positions] for k, v in self.term_frequency.items()})
+                           {k: v[positions] for k, v in self.term_frequency.items()}, dict(self.population))
 
 
 def _codes(values: np.ndarray) -> np.ndarray:

@@ -46,7 +46,8 @@ RULE_SSN_CONFLICT = "conflicting valid SSNs"
 RULE_SEX_CONFLICT = "conflicting sex"
 RULE_HOUSEHOLD = "different first name, only household fields agree"
 RULE_NO_PERSON_EVIDENCE = "no agreeing personal identifier (first name, birth date, SSN, e-mail)"
-RULES = (RULE_SUFFIX_CONFLICT, RULE_GENERATION_GAP, RULE_TWIN, RULE_NEWBORN, RULE_SSN_CONFLICT,
+RULE_BRIDGE = "matches two people who were ruled apart"
+RULES = (RULE_BRIDGE, RULE_SUFFIX_CONFLICT, RULE_GENERATION_GAP, RULE_TWIN, RULE_NEWBORN, RULE_SSN_CONFLICT,
          RULE_SEX_CONFLICT, RULE_HOUSEHOLD, RULE_NO_PERSON_EVIDENCE)
 GENERATION_GAP_YEARS = 12
 
@@ -217,3 +218,51 @@ def hold_ambiguous_name_links(left: np.ndarray, right: np.ndarray, gamma: np.nda
     ambiguous = pair_of[names[ends] >= 2]
     decision[ambiguous] = Decision.REVIEW
     rule[ambiguous] = RULE_TWIN
+
+
+def hold_bridge_links(left: np.ndarray, right: np.ndarray, probability: np.ndarray, decision: np.ndarray,
+                      rule: np.ndarray, cannot_link: np.ndarray, thresholds: Thresholds,
+                      eligible: np.ndarray) -> None:
+    """A record that plausibly matches two people who were ruled apart goes to review.
+
+    A "James S Floyd" without a birth date, at the address of James S Floyd Sr and James S Floyd
+    Jr, could be either. When a record's plausible partners (probability
+    at or above the review threshold, not ruled apart from it) include a pair that a hard rule
+    keeps apart as parent and child, none of that record's links is automatic. Only ``eligible`` records are checked
+    (those missing the field that tells the two apart, e.g. a birth date). Across all candidate
+    pairs, in place.
+    """
+    n = int(max(left.max(initial=-1), right.max(initial=-1))) + 1
+    if n == 0:
+        return
+    # only parent/child separations: the father and son a name-only record could belong to
+    generational = cannot_link & ((rule == RULE_SUFFIX_CONFLICT) | (rule == RULE_GENERATION_GAP))
+    apart = left[generational].astype(np.int64) * n + right[generational]
+    if len(apart) == 0:
+        return
+    plausible = np.flatnonzero((probability >= thresholds.auto_link) & ~cannot_link)
+    plausible = plausible[eligible[left[plausible]] | eligible[right[plausible]]]
+    ends = np.concatenate([left[plausible], right[plausible]])
+    partner = np.concatenate([right[plausible], left[plausible]])
+    keep = eligible[ends]
+    ends, partner = ends[keep], partner[keep]
+    order = np.argsort(ends, kind="stable")
+    ends, partner = ends[order], partner[order]
+    starts = np.flatnonzero(np.r_[True, ends[1:] != ends[:-1]])
+    sizes = np.diff(np.r_[starts, len(ends)])
+    bridges = []
+    for size in np.unique(sizes[sizes >= 2]):
+        at = starts[sizes == size]
+        members = partner[at[:, None] + np.arange(size)[None, :]]
+        iu, ju = np.triu_indices(size, 1)
+        lo = np.minimum(members[:, iu], members[:, ju]).astype(np.int64)
+        hi = np.maximum(members[:, iu], members[:, ju])
+        hit = np.isin(lo * n + hi, apart).any(axis=1)
+        bridges.append(ends[at[hit]])
+    if not bridges:
+        return
+    bridge = np.zeros(n, dtype=bool)
+    bridge[np.concatenate(bridges)] = True
+    held = (bridge[left] | bridge[right]) & (decision == Decision.AUTO_LINK)
+    decision[held] = Decision.REVIEW
+    rule[held] = RULE_BRIDGE

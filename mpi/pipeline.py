@@ -22,7 +22,8 @@ from .clustering import cluster
 from .compare.comparisons import gamma_matrix
 from .compare.table import RecordTable
 from .decision import (RULE_NO_PERSON_EVIDENCE, Decision, PairDecisions, Thresholds, decide,
-                       hold_ambiguous_name_links, release_unique_newborn_links)
+                       hold_ambiguous_name_links, hold_bridge_links,
+                       release_unique_newborn_links)
 from .model.fellegi_sunter import FellegiSunterModel, ScoredPairs
 from .normalise.dates import DayOrder
 from .normalise.frame import normalise_frame
@@ -152,6 +153,8 @@ def resolve_frame(raw: pd.DataFrame, model: FellegiSunterModel | None = None,
     release_unique_newborn_links(left, right, gamma, scored.match_probability, scored.decision, scored.rule,
                                  table, thresholds)
     hold_ambiguous_name_links(left, right, gamma, scored.decision, scored.rule, table)
+    hold_bridge_links(left, right, scored.match_probability, scored.decision, scored.rule, scored.cannot_link,
+                      thresholds, eligible=table.numbers["dob_year"] < 0)
 
     comp = link_components(len(table), scored.left, scored.right, scored.decision == Decision.AUTO_LINK)
     extra_l, extra_r = _component_completion(len(table), scored, comp)

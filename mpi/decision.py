@@ -61,6 +61,25 @@ class PairDecisions:
     rule: np.ndarray  # object: rule name or ""
 
 
+CONSECUTIVE_SSN_SPAN = 10  # twins' SSNs are often issued one after the other
+
+
+def _ssn_mistyped(table: RecordTable, a: np.ndarray, b: np.ndarray, ssn_gamma: np.ndarray) -> np.ndarray:
+    """SSNs one keystroke apart that are not (nearly) consecutive numbers: one SSN mistyped.
+
+    Consecutive numbers are what twins get, so "one digit off" alone proves nothing; a
+    substituted or swapped digit that moves the number by ten or more is a keying error.
+    """
+    out = np.zeros(len(a), dtype=bool)
+    idx = np.flatnonzero(ssn_gamma == 1)
+    if len(idx):
+        sa = table.text["ssn"][a[idx]]
+        sb = table.text["ssn"][b[idx]]
+        diff = np.abs(np.array([int(x) - int(y) for x, y in zip(sa, sb)], dtype=np.int64))
+        out[idx] = diff >= CONSECUTIVE_SSN_SPAN
+    return out
+
+
 TYPO_FREQUENCY_RATIO = 0.1  # a misspelling is at most this common relative to the name it misspells
 TYPO_MAX_COUNT = 3  # ... and this rare in absolute terms (a real name recurs in a population)
 
@@ -123,7 +142,7 @@ def decide(scored: ScoredPairs, table: RecordTable, thresholds: Thresholds = Thr
     first_conflict = g["first_name"] == 0
     first_weak = (g["first_name"] >= 1) & (g["first_name"] <= 3)  # similar-looking but not the same name
     dob_same = g["dob"] >= 3
-    ssn_same = g["ssn"] == 3
+    ssn_same = (g["ssn"] == 3) | _ssn_mistyped(table, a, b, g["ssn"])
     ssn_conflict = table.flags["ssn_valid"][a] & table.flags["ssn_valid"][b] & (g["ssn"] == 0)
     sex_conflict = g["sex"] == 0
     dob_conflict = g["dob"] == 0

@@ -47,8 +47,9 @@ RULE_SEX_CONFLICT = "conflicting sex"
 RULE_HOUSEHOLD = "different first name, only household fields agree"
 RULE_NO_PERSON_EVIDENCE = "no agreeing personal identifier (first name, birth date, SSN, e-mail)"
 RULE_BRIDGE = "matches two people who were ruled apart"
+RULE_SIBLING = "different birth date and first name not the same (siblings)"
 RULES = (RULE_BRIDGE, RULE_SUFFIX_CONFLICT, RULE_GENERATION_GAP, RULE_TWIN, RULE_NEWBORN, RULE_SSN_CONFLICT,
-         RULE_SEX_CONFLICT, RULE_HOUSEHOLD, RULE_NO_PERSON_EVIDENCE)
+         RULE_SEX_CONFLICT, RULE_SIBLING, RULE_HOUSEHOLD, RULE_NO_PERSON_EVIDENCE)
 GENERATION_GAP_YEARS = 12
 
 
@@ -180,6 +181,10 @@ def decide(scored: ScoredPairs, table: RecordTable, thresholds: Thresholds = Thr
     # "David Ramsey" and "David Ramsey Jr": a father's records often omit "Sr"; only an agreeing
     # birth date shows the suffix was merely left off.
     apply(suffix_one_side & ~dob_same & ~ssn_same, RULE_SUFFIX_CONFLICT, Decision.REVIEW, hard=False)
+    # Siblings share surname, address and phone, and nickname tables relate many given names
+    # (Lisa and Betty are both Elizabeth): a different birth date with a first name that is
+    # not exactly the same needs a steward, unless the SSN agrees.
+    apply(dob_conflict & (g["first_name"] < 6) & ~ssn_same, RULE_SIBLING, Decision.REVIEW, hard=False)
     apply(sex_conflict & ~(dob_same & (g["first_name"] >= 4)), RULE_SEX_CONFLICT, Decision.REVIEW, hard=False)
     apply(first_conflict & ~two_identifiers, RULE_HOUSEHOLD, Decision.REVIEW, hard=False)
     apply(~strong_person, RULE_NO_PERSON_EVIDENCE, Decision.REVIEW, hard=False)
@@ -218,13 +223,13 @@ def hold_ambiguous_name_links(left: np.ndarray, right: np.ndarray, gamma: np.nda
                               rule: np.ndarray, table: RecordTable) -> None:
     """A misspelt name that could be either twin ("Kelcin": Kevin or Kelvin?) goes to review.
 
-    Across all candidate pairs: when a record auto-links, on the same birth date and without an
-    agreeing SSN, to records of two or more different first names that are not its own, none of
-    those links is automatic. In place.
+    Across all candidate pairs: when a record plausibly matches (auto-link or review), on the
+    same birth date and without an agreeing SSN, records of two or more different first names
+    that are not its own, none of those links is automatic. In place.
     """
     k_first, k_dob, k_ssn = (COMPARISON_NAMES.index(c) for c in ("first_name", "dob", "ssn"))
-    loose = ((decision == Decision.AUTO_LINK) & (gamma[:, k_dob] >= 3) & (gamma[:, k_first] < 6)
-             & (gamma[:, k_ssn] != 3))
+    loose = ((decision >= Decision.REVIEW) & (gamma[:, k_dob] >= 3) & (gamma[:, k_first] < 6)
+             & (gamma[:, k_first] >= 1) & (gamma[:, k_ssn] != 3))
     idx = np.flatnonzero(loose)
     if len(idx) == 0:
         return
@@ -235,6 +240,7 @@ def hold_ambiguous_name_links(left: np.ndarray, right: np.ndarray, gamma: np.nda
     distinct = np.unique(np.stack([ends[keep], partner_name[keep]], axis=1), axis=0)
     names = np.bincount(distinct[:, 0], minlength=len(table)) if len(distinct) else np.zeros(len(table), int)
     ambiguous = pair_of[names[ends] >= 2]
+    ambiguous = ambiguous[decision[ambiguous] == Decision.AUTO_LINK]
     decision[ambiguous] = Decision.REVIEW
     rule[ambiguous] = RULE_TWIN
 

@@ -14,7 +14,7 @@ from enum import IntEnum
 import numpy as np
 
 from .compare.comparisons import COMPARISON_NAMES
-from .compare.similarity import one_edit_or_two
+from .compare.similarity import one_edit_apart
 from .compare.table import RecordTable
 from .model.fellegi_sunter import ScoredPairs
 
@@ -89,7 +89,7 @@ def _twin_evidence(scored: ScoredPairs, table: RecordTable, g: dict[str, np.ndar
                    suspect: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For same-birth-date pairs whose first names differ: evidence of one person, of two.
 
-    One person: the first names are a misspelling of each other (within two edits, and one of
+    One person: the first names are a misspelling of each other (one edit apart, and one of
     them is rare next to the other in this population: twins are given two real names), a
     nickname with an agreeing middle initial, agreeing SSN last four, or the same e-mail.
     Two people: conflicting sex, conflicting middle initials, or two full SSNs far apart.
@@ -105,7 +105,7 @@ def _twin_evidence(scored: ScoredPairs, table: RecordTable, g: dict[str, np.ndar
     both = (fa != "") & (fb != "")
     close = np.zeros(len(idx), dtype=bool)
     if both.any():
-        close[both] = one_edit_or_two(fa[both], fb[both])
+        close[both] = one_edit_apart(fa[both], fb[both])
     count_a, count_b = table.value_count("first", a), table.value_count("first", b)
     rarer, commoner = np.minimum(count_a, count_b), np.maximum(count_a, count_b)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -57,10 +57,3 @@ def is_prefix(left: np.ndarray, right: np.ndarray, left_len: np.ndarray, right_l
     common = process.cpdist(list(left), list(right), scorer=Prefix.similarity, workers=WORKERS, dtype=np.int32)
     return (shorter >= min_len) & (common == shorter)
 
-
-def one_edit_or_two(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Different, and at most two character edits (OSA) apart: the reach of a typing error."""
-    if len(left) == 0:
-        return np.zeros(0, dtype=bool)
-    d = process.cpdist(list(left), list(right), scorer=OSA.distance, workers=WORKERS, dtype=np.int32)
-    return (d >= 1) & (d <= 2)

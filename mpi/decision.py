@@ -29,7 +29,7 @@ class Decision(IntEnum):
 class Thresholds:
     """Match-probability thresholds: at or above ``auto_link`` merge, at or above ``review`` ask."""
 
-    auto_link: float = 0.99
+    auto_link: float = 0.95
     review: float = 0.70
 
     def __post_init__(self) -> None:

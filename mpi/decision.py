@@ -13,6 +13,7 @@ from enum import IntEnum
 
 import numpy as np
 
+from .blocking.candidates import is_member
 from .compare.comparisons import COMPARISON_NAMES
 from .compare.similarity import one_edit_apart
 from .compare.table import RecordTable
@@ -262,7 +263,7 @@ def hold_bridge_links(left: np.ndarray, right: np.ndarray, probability: np.ndarr
         return
     # only parent/child separations: the father and son a name-only record could belong to
     generational = cannot_link & ((rule == RULE_SUFFIX_CONFLICT) | (rule == RULE_GENERATION_GAP))
-    apart = left[generational].astype(np.int64) * n + right[generational]
+    apart = np.sort(left[generational].astype(np.int64) * n + right[generational])
     if len(apart) == 0:
         return
     plausible = np.flatnonzero((probability >= thresholds.auto_link) & ~cannot_link)
@@ -282,7 +283,7 @@ def hold_bridge_links(left: np.ndarray, right: np.ndarray, probability: np.ndarr
         iu, ju = np.triu_indices(size, 1)
         lo = np.minimum(members[:, iu], members[:, ju]).astype(np.int64)
         hi = np.maximum(members[:, iu], members[:, ju])
-        hit = np.isin(lo * n + hi, apart).any(axis=1)
+        hit = is_member(lo * n + hi, apart).any(axis=1)
         bridges.append(ends[at[hit]])
     if not bridges:
         return

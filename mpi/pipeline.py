@@ -17,7 +17,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .blocking.candidates import CandidatePairs, candidate_pairs, pairs_within_groups
+from .blocking.candidates import CandidatePairs, candidate_pairs, is_member, pairs_within_groups
 from .clustering import cluster
 from .compare.comparisons import gamma_matrix
 from .compare.table import RecordTable
@@ -129,7 +129,7 @@ def _component_completion(n: int, scored: ScoredCandidates, comp: np.ndarray) ->
     if len(codes) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     have = scored.left.astype(np.int64) * n + scored.right
-    codes = codes[~np.isin(codes, have)]
+    codes = codes[~is_member(codes, np.sort(have))]
     return codes // n, codes % n
 
 

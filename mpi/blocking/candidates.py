@@ -1,7 +1,7 @@
 """Candidate pairs from blocking keys, with caps on oversized blocks, and the diagnostics.
 
 Pairs are held as one int64 each (``left * n + right`` with ``left < right``): ten million
-candidate pairs cost 80 MB, and the union over rules is one ``np.unique``.
+candidate pairs cost 80 MB, and the union over rules is one sort.
 """
 from __future__ import annotations
 
@@ -48,6 +48,22 @@ class CandidatePairs:
 
     def __len__(self) -> int:
         return len(self.codes)
+
+
+def unique_sorted(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (a sort and a mask: faster than hashing for pair codes)."""
+    if len(values) == 0:
+        return values
+    ordered = np.sort(values)
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]]
+
+
+def is_member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """``values`` found in ``sorted_set`` (ascending): a binary search, no hashing."""
+    if len(sorted_set) == 0:
+        return np.zeros(values.shape, dtype=bool)
+    at = np.searchsorted(sorted_set, values)
+    return sorted_set[np.minimum(at, len(sorted_set) - 1)] == values
 
 
 def pairs_within_groups(group: np.ndarray, n: int, max_block: int = MAX_BLOCK_SIZE
@@ -116,7 +132,7 @@ def candidate_pairs(frame: pd.DataFrame, rules: tuple[BlockingRule, ...] = RULES
     per_rule, stats = [], []
     for rule in rules:
         pairs, n_over, lost = rule_pairs(frame, rule, rule.max_block or max_block)
-        pairs = np.unique(pairs)
+        pairs = unique_sorted(pairs)
         per_rule.append(pairs)
         st = RuleStats(rule.name, len(pairs), 0, n_over, lost)
         if person is not None:
@@ -127,7 +143,10 @@ def candidate_pairs(frame: pd.DataFrame, rules: tuple[BlockingRule, ...] = RULES
     if per_rule:
         everything = np.concatenate(per_rule)
         origin = np.repeat(np.arange(len(per_rule)), [len(p) for p in per_rule])
-        union, first = np.unique(everything, return_index=True)
+        order = np.argsort(everything, kind="stable")
+        ordered = everything[order]
+        is_first = np.r_[True, ordered[1:] != ordered[:-1]] if len(ordered) else np.zeros(0, bool)
+        union, first = ordered[is_first], order[is_first]
         for k, count in enumerate(np.bincount(origin[first], minlength=len(per_rule))):
             stats[k].new_pairs = int(count)
     else:

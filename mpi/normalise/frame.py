@@ -49,7 +49,7 @@ def normalise_frame(raw: pd.DataFrame, day_order: Mapping[str, DayOrder] | None 
     flags: list[pd.Series] = []
 
     name_cols = ["first_name", "last_name", "middle_name", "suffix"]
-    name_keys = raw[name_cols].agg("\x1f".join, axis=1)
+    name_keys = raw[name_cols[0]].str.cat([raw[c] for c in name_cols[1:]], sep="\x1f")
     names = _per_unique(name_keys, lambda k: parse_name(*k.split("\x1f")))
     for col in ("first", "middle", "last", "suffix", "newborn"):
         out[col] = _attr(names, col).to_numpy()
@@ -93,12 +93,9 @@ def normalise_frame(raw: pd.DataFrame, day_order: Mapping[str, DayOrder] | None 
     out["zip"] = _per_unique(raw["zip"], parse_zip).to_numpy()
 
     flags.extend(_drop_shared_identifiers(out))
-    joined = flags[0].astype(str).to_numpy()
-    for f in flags[1:]:
-        f_arr = f.astype(str).to_numpy()
-        joined = np.where(f_arr == "", joined, np.where(joined == "", f_arr, np.char.add(
-            np.char.add(joined.astype(str), ";"), f_arr.astype(str))))
-    out["quality_flags"] = joined
+    joined = pd.Series(flags[0].to_numpy(dtype=object)).str.cat(
+        [pd.Series(f.to_numpy(dtype=object)) for f in flags[1:]], sep=";")
+    out["quality_flags"] = joined.str.replace(r";{2,}", ";", regex=True).str.strip(";").to_numpy()
     out.attrs["day_order"] = hints
     return out
 

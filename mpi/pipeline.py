@@ -19,7 +19,7 @@ from scipy.sparse.csgraph import connected_components
 
 from .blocking.candidates import CandidatePairs, candidate_pairs, is_member, pairs_within_groups
 from .clustering import cluster
-from .compare.comparisons import gamma_matrix
+from .compare.comparisons import COMPARISON_NAMES, gamma_matrix
 from .compare.table import RecordTable
 from .decision import (RULE_NO_PERSON_EVIDENCE, Decision, PairDecisions, Thresholds, decide,
                        hold_ambiguous_name_links, hold_bridge_links,
@@ -27,11 +27,12 @@ from .decision import (RULE_NO_PERSON_EVIDENCE, Decision, PairDecisions, Thresho
 from .model.fellegi_sunter import FellegiSunterModel, ScoredPairs
 from .normalise.dates import DayOrder
 from .normalise.frame import normalise_frame
+from .parallel import map_partitions, workers
 from .records import validate_records
 
 log = logging.getLogger(__name__)
 
-PARTITION_PAIRS = 250_000
+PARTITION_PAIRS = 100_000
 COMPLETE_COMPONENTS_UP_TO = 60  # score every pair inside link components this small
 
 Progress = Callable[[str, int, int], None]
@@ -84,18 +85,18 @@ def partitions(n: int, size: int = PARTITION_PAIRS) -> Iterator[slice]:
 
 def compute_gamma(table: RecordTable, left: np.ndarray, right: np.ndarray,
                   progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Comparison vectors for all pairs, partition by partition."""
-    gamma = np.empty((len(left), 0), dtype=np.int8)
-    parts, swaps = [], []
-    for sl in partitions(len(left)):
-        g, s = gamma_matrix(table, left[sl], right[sl])
-        parts.append(g)
-        swaps.append(s)
+    """Comparison vectors for all pairs, partition by partition (partitions run in parallel)."""
+    slices = list(partitions(len(left)))
+    if not slices:
+        return np.empty((0, len(COMPARISON_NAMES)), dtype=np.int8), np.zeros(0, bool)
+    results = []
+    batch = 4 * workers()
+    for start in range(0, len(slices), batch):  # batches keep the progress bar moving
+        group = slices[start:start + batch]
+        results.extend(map_partitions(lambda sl: gamma_matrix(table, left[sl], right[sl]), group))
         if progress:
-            progress("comparing", sl.stop, len(left))
-    if parts:
-        gamma = np.concatenate(parts)
-    return gamma, (np.concatenate(swaps) if swaps else np.zeros(0, bool))
+            progress("comparing", group[-1].stop, len(left))
+    return np.concatenate([g for g, _ in results]), np.concatenate([s for _, s in results])
 
 
 def score_pairs(model: FellegiSunterModel, table: RecordTable, left: np.ndarray, right: np.ndarray,

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from ..parallel import map_partitions, workers
 from ..records import ID_COLUMN, SOURCE_COLUMN
 from .address import parse_city, parse_state, parse_street, parse_zip
 from .contact import parse_email, parse_phone
@@ -26,9 +27,16 @@ log = logging.getLogger(__name__)
 SHARED_ID_DISTINCT_PEOPLE = 4
 
 
+PARALLEL_MIN_UNIQUES = 40_000
+
+
 def _per_unique(values: pd.Series, fn: Callable[[str], object]) -> pd.Series:
     codes, uniques = pd.factorize(values, sort=False)
-    mapped = [fn(u) for u in uniques]
+    if len(uniques) >= PARALLEL_MIN_UNIQUES:
+        chunks = np.array_split(np.asarray(uniques, dtype=object), 2 * workers())
+        mapped = [x for part in map_partitions(lambda c: [fn(u) for u in c], chunks) for x in part]
+    else:
+        mapped = [fn(u) for u in uniques]
     out = np.empty(len(mapped), dtype=object)
     out[:] = mapped
     return pd.Series(out[codes], index=values.index)

@@ -71,6 +71,8 @@ RULES: tuple[BlockingRule, ...] = (
     BlockingRule("first_token+middle_initial+last_initial",
                  lambda f: _join(f["first_token"], _initial(f["middle"]), _initial(f["last"])),
                  refine=lambda f: f["zip"], max_block=20),
+    BlockingRule("last_phonetic+middle_initial", lambda f: _join(f["last_phonetic"], _initial(f["middle"])),
+                 refine=lambda f: _initial(f["first_token"]), max_block=30),
     BlockingRule("dob", _dob_unordered, refine=lambda f: _initial(f["first_token"]), max_block=12),
     BlockingRule("street+last_initial", lambda f: _join(f["street"], _initial(f["last"])),
                  refine=lambda f: _initial(f["first_token"])),

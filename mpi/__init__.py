@@ -15,6 +15,7 @@ from .decision import Decision, Thresholds
 from .errors import InputError, ModelError, MPIError, NotFittedError
 from .model.fellegi_sunter import FellegiSunterModel
 from .model.serialise import load_model, save_model
+from .model.supervised import fit_supervised
 from .normalise.frame import normalise_frame
 from .pipeline import Resolution, resolve_frame
 from .records import CANONICAL_COLUMNS, read_records_csv, validate_records
@@ -24,6 +25,7 @@ resolve = resolve_frame
 __version__ = "0.1.0"
 
 __all__ = ["CANONICAL_COLUMNS", "Decision", "FellegiSunterModel", "InputError", "MPIError", "ModelError",
-           "NotFittedError", "Resolution", "Thresholds", "blocking_report", "candidate_pairs", "load_model",
+           "NotFittedError", "Resolution", "Thresholds", "blocking_report", "candidate_pairs", "fit_supervised",
+           "load_model",
            "normalise_frame", "read_records_csv", "resolve", "resolve_frame", "save_model", "validate_records",
            "__version__"]

@@ -83,6 +83,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .blocking import candidate_pairs
     from .compare.table import RecordTable
     from .model.fellegi_sunter import FellegiSunterModel
+    from .model.supervised import fit_supervised
     from .normalise.frame import normalise_frame
     from .pipeline import compute_gamma
 
@@ -91,10 +92,43 @@ def cmd_train(args: argparse.Namespace) -> int:
     table = RecordTable.from_frame(norm)
     cand = candidate_pairs(norm)
     gamma, _ = compute_gamma(table, cand.left, cand.right)
-    model = FellegiSunterModel(seed=args.seed).fit(table, cand.left, cand.right, gamma)
+    if args.labels:
+        left, right, same = _read_labels(args.labels, norm["record_id"])
+        labelled, _ = compute_gamma(table, left, right)
+        model = fit_supervised(table, left, right, same, labelled, candidate_gamma=gamma)
+    else:
+        model = FellegiSunterModel(seed=args.seed).fit(table, cand.left, cand.right, gamma)
     version = save_model(model, args.output, {"auto_link": args.auto_link, "review": args.review})
     print(f"mpi: model {version} trained on {len(records)} records -> {args.output}", file=sys.stderr)
     return 0
+
+
+def _read_labels(path: str, record_ids) -> tuple:
+    """Labelled pairs CSV: record_id_l,record_id_r,same (1/0, true/false, same/different)."""
+    import numpy as np
+    import pandas as pd
+
+    from .errors import InputError
+    try:
+        labels = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        raise InputError("cannot read the labels file (expected CSV record_id_l,record_id_r,same)") from None
+    for col in ("record_id_l", "record_id_r", "same"):
+        if col not in labels.columns:
+            raise InputError("missing column in the labels file", column=col)
+    position = pd.Series(np.arange(len(record_ids)), index=pd.Index(record_ids))
+    for col in ("record_id_l", "record_id_r"):
+        unknown = ~labels[col].isin(position.index)
+        if unknown.any():
+            raise InputError("record id not in the records file", row=int(unknown.to_numpy().argmax()) + 1,
+                             column=col)
+    truthy = labels["same"].str.strip().str.lower()
+    valid = truthy.isin(["1", "0", "true", "false", "same", "different", "yes", "no"])
+    if not valid.all():
+        raise InputError("label must be 1/0, true/false, same/different", row=int((~valid).to_numpy().argmax()) + 1,
+                         column="same")
+    same = truthy.isin(["1", "true", "same", "yes"]).to_numpy()
+    return (position[labels["record_id_l"]].to_numpy(), position[labels["record_id_r"]].to_numpy(), same)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("records")
     t.add_argument("--output", required=True, help="MODEL.json")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--labels", help="labelled pairs CSV (record_id_l,record_id_r,same): fit supervised "
+                   "from stewards' decisions instead of unsupervised EM")
     thresholds(t)
     t.set_defaults(func=cmd_train)
     return ap

@@ -23,7 +23,8 @@ def model_to_dict(model: FellegiSunterModel, thresholds: dict | None = None) -> 
         comps.append({"name": c.name, "tf_column": c.tf_column,
                       "u_exact_random": model.u_exact_random_.get(c.tf_column) if c.tf_column else None,
                       "levels": [{"gamma": g, "label": c.levels[g], "m_probability": float(model.m_[j][g]),
-                                  "u_probability": float(model.u_[j][g])} for g in range(c.n_levels)]})
+                                  "u_probability": float(model.u_[j][g]),
+                                  "match_weight": float(model.weights_[j][g])} for g in range(c.n_levels)]})
     body = {"format": FORMAT, "format_version": FORMAT_VERSION, "prior": model.prior_, "comparisons": comps,
             "thresholds": thresholds or {}, "training": getattr(model, "training_", {})}
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -56,6 +57,11 @@ def model_from_dict(data: dict) -> FellegiSunterModel:
     if not 0 < prior < 1:
         raise ModelError("model prior must lie strictly between 0 and 1")
     model._set_parameters(m, u, prior)
+    if str(data.get("training", {}).get("method", "")).startswith("supervised"):
+        # supervised weights are fitted directly, not derived from m/u
+        model.weights_ = [np.array([lv["match_weight"] for lv in sorted(by_name[c.name]["levels"],
+                                                                          key=lambda lv: lv["gamma"])], dtype=float)
+                          for c in COMPARISONS]
     model.u_exact_random_ = {spec["tf_column"]: float(spec["u_exact_random"]) for spec in by_name.values()
                              if spec.get("tf_column") and spec.get("u_exact_random")}
     model.training_ = data.get("training", {})

@@ -21,9 +21,8 @@ from .blocking.candidates import CandidatePairs, candidate_pairs, is_member, pai
 from .clustering import cluster
 from .compare.comparisons import COMPARISON_NAMES, gamma_matrix
 from .compare.table import RecordTable
-from .decision import (RULE_NO_PERSON_EVIDENCE, Decision, PairDecisions, Thresholds, decide,
-                       hold_ambiguous_name_links, hold_bridge_links,
-                       release_unique_newborn_links)
+from .ambiguity import hold_ambiguous_name_links, hold_bridge_links, release_unique_newborn_links
+from .decision import RULE_NO_PERSON_EVIDENCE, Decision, PairDecisions, Thresholds, decide
 from .model.fellegi_sunter import FellegiSunterModel, ScoredPairs
 from .normalise.dates import DayOrder
 from .normalise.frame import normalise_frame

@@ -1,0 +1,118 @@
+"""Population-level checks on pairwise decisions: is a record ambiguous between look-alikes?
+
+A pair on its own can look like one person while the population shows two candidates for it: a
+"Baby Girl" record beside two named children with her birth date, a misspelt name one keystroke
+from each twin, a record without a birth date matching both a father and his son. These passes
+run over all candidate pairs after the pairwise rules and adjust decisions in place.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .blocking.candidates import is_member
+from .compare.comparisons import COMPARISON_NAMES
+from .compare.table import RecordTable
+from .decision import (RULE_BRIDGE, RULE_GENERATION_GAP, RULE_NEWBORN, RULE_SUFFIX_CONFLICT, RULE_TWIN, Decision,
+                       Thresholds)
+
+
+def release_unique_newborn_links(left: np.ndarray, right: np.ndarray, gamma: np.ndarray, probability: np.ndarray,
+                                 decision: np.ndarray, rule: np.ndarray, table: RecordTable,
+                                 thresholds: Thresholds) -> None:
+    """Let a newborn's placeholder-named record ("Baby Girl Smith") link to its later named record.
+
+    Across all candidate pairs: when exactly one named child (one first name) shares the
+    newborn record's birth date and surname, that pair may auto-link at the usual threshold.
+    With two or more (twins: "Baby Girl" could be either) the pairs stay in review. In place.
+    """
+    k_dob, k_last = COMPARISON_NAMES.index("dob"), COMPARISON_NAMES.index("last_name")
+    newborn = table.flags["newborn"]
+    candidate = ((rule == RULE_NEWBORN) & (gamma[:, k_dob] >= 3) & (gamma[:, k_last] >= 3)
+                 & (newborn[left] != newborn[right]))
+    idx = np.flatnonzero(candidate)
+    if len(idx) == 0:
+        return
+    baby = np.where(newborn[left[idx]], left[idx], right[idx])
+    named = np.where(newborn[left[idx]], right[idx], left[idx])
+    first_code = table.codes["first"][named]
+    frame = np.stack([baby, first_code], axis=1)
+    distinct = np.unique(frame[first_code >= 0], axis=0)
+    names_per_baby = np.bincount(distinct[:, 0], minlength=len(table)) if len(distinct) else np.zeros(len(table), int)
+    unique = (names_per_baby[baby] == 1) & (first_code >= 0) & (probability[idx] >= thresholds.auto_link)
+    release = idx[unique]
+    decision[release] = Decision.AUTO_LINK
+    rule[release] = ""
+
+
+def hold_ambiguous_name_links(left: np.ndarray, right: np.ndarray, gamma: np.ndarray, decision: np.ndarray,
+                              rule: np.ndarray, table: RecordTable) -> None:
+    """A misspelt name that could be either twin ("Kelcin": Kevin or Kelvin?) goes to review.
+
+    Across all candidate pairs: when a record plausibly matches (auto-link or review), on the
+    same birth date and without an agreeing SSN, records of two or more different first names
+    that are not its own, none of those links is automatic. In place.
+    """
+    k_first, k_dob, k_ssn = (COMPARISON_NAMES.index(c) for c in ("first_name", "dob", "ssn"))
+    loose = ((decision >= Decision.REVIEW) & (gamma[:, k_dob] >= 3) & (gamma[:, k_first] < 6)
+             & (gamma[:, k_first] >= 1) & (gamma[:, k_ssn] != 3))
+    idx = np.flatnonzero(loose)
+    if len(idx) == 0:
+        return
+    ends = np.concatenate([left[idx], right[idx]])
+    partner_name = np.concatenate([table.codes["first"][right[idx]], table.codes["first"][left[idx]]])
+    pair_of = np.concatenate([idx, idx])
+    keep = partner_name >= 0
+    distinct = np.unique(np.stack([ends[keep], partner_name[keep]], axis=1), axis=0)
+    names = np.bincount(distinct[:, 0], minlength=len(table)) if len(distinct) else np.zeros(len(table), int)
+    ambiguous = pair_of[names[ends] >= 2]
+    ambiguous = ambiguous[decision[ambiguous] == Decision.AUTO_LINK]
+    decision[ambiguous] = Decision.REVIEW
+    rule[ambiguous] = RULE_TWIN
+
+
+def hold_bridge_links(left: np.ndarray, right: np.ndarray, probability: np.ndarray, decision: np.ndarray,
+                      rule: np.ndarray, cannot_link: np.ndarray, thresholds: Thresholds,
+                      eligible: np.ndarray) -> None:
+    """A record that plausibly matches two people who were ruled apart goes to review.
+
+    A "James S Floyd" without a birth date, at the address of James S Floyd Sr and James S Floyd
+    Jr, could be either. When a record's plausible partners (probability
+    at or above the review threshold, not ruled apart from it) include a pair that a hard rule
+    keeps apart as parent and child, none of that record's links is automatic. Only ``eligible`` records are checked
+    (those missing the field that tells the two apart, e.g. a birth date). Across all candidate
+    pairs, in place.
+    """
+    n = int(max(left.max(initial=-1), right.max(initial=-1))) + 1
+    if n == 0:
+        return
+    # only parent/child separations: the father and son a name-only record could belong to
+    generational = cannot_link & ((rule == RULE_SUFFIX_CONFLICT) | (rule == RULE_GENERATION_GAP))
+    apart = np.sort(left[generational].astype(np.int64) * n + right[generational])
+    if len(apart) == 0:
+        return
+    plausible = np.flatnonzero((probability >= thresholds.auto_link) & ~cannot_link)
+    plausible = plausible[eligible[left[plausible]] | eligible[right[plausible]]]
+    ends = np.concatenate([left[plausible], right[plausible]])
+    partner = np.concatenate([right[plausible], left[plausible]])
+    keep = eligible[ends]
+    ends, partner = ends[keep], partner[keep]
+    order = np.argsort(ends, kind="stable")
+    ends, partner = ends[order], partner[order]
+    starts = np.flatnonzero(np.r_[True, ends[1:] != ends[:-1]])
+    sizes = np.diff(np.r_[starts, len(ends)])
+    bridges = []
+    for size in np.unique(sizes[sizes >= 2]):
+        at = starts[sizes == size]
+        members = partner[at[:, None] + np.arange(size)[None, :]]
+        iu, ju = np.triu_indices(size, 1)
+        lo = np.minimum(members[:, iu], members[:, ju]).astype(np.int64)
+        hi = np.maximum(members[:, iu], members[:, ju])
+        hit = is_member(lo * n + hi, apart).any(axis=1)
+        bridges.append(ends[at[hit]])
+    if not bridges:
+        return
+    bridge = np.zeros(n, dtype=bool)
+    bridge[np.concatenate(bridges)] = True
+    held = (bridge[left] | bridge[right]) & (decision == Decision.AUTO_LINK)
+    decision[held] = Decision.REVIEW
+    rule[held] = RULE_BRIDGE

@@ -121,7 +121,12 @@ def versions() -> dict:
 # measured subprocess
 
 def tree_rss(proc) -> int:
-    """RSS of a psutil.Process and all its descendants, in bytes (0 for what already exited)."""
+    """Memory of a psutil.Process and all its descendants, in bytes (0 for what already exited).
+
+    Each process counts its proportional set size (PSS) where the OS reports it: pages shared
+    between a parent and its forked workers are split between them instead of being counted
+    once per process, so a tool that forks is charged what it really holds. Elsewhere RSS.
+    """
     import psutil
     total = 0
     try:
@@ -130,9 +135,12 @@ def tree_rss(proc) -> int:
         return 0
     for p in members:
         try:
-            total += p.memory_info().rss
+            total += getattr(p.memory_full_info(), "pss", None) or p.memory_info().rss
         except psutil.Error:
-            pass
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass
     return total
 
 
@@ -438,9 +446,10 @@ def render(results: dict, path: str) -> None:
           "toolkit default); unsupervised ECMClassifier, links at probability >= 0.5, connected components. The "
           "toolkit has no review band, so its review load is 0 by construction.",
           "- Wall time is the whole subprocess (interpreter start, reading the CSV, training, writing the output). "
-          "**Peak MB** is the highest sum of the resident set sizes of the tool's process and all its descendants, "
+          "**Peak MB** is the highest sum of the proportional set sizes (PSS: shared pages split between the "
+          "processes sharing them) of the tool's process and all its descendants, "
           f"sampled with psutil every {int(POLL_S * 1000)} ms (never below the kernel's exact max RSS of the largest "
-          "single process, from wait4); shared pages of forked workers are counted once per process.",
+          "single process, from wait4).",
           "- **cpu s** is the user+system CPU time of the tool's process tree (from wait4). A ⚠ on a wall time "
           "means other processes used more than a quarter of a core on average during that run (machine-wide busy "
           "CPU from psutil minus the tool's own), so that wall time is inflated by contention.",

@@ -7,7 +7,6 @@ naming the row or column, so a batch never half-runs on input it misread.
 from __future__ import annotations
 
 import csv
-import io
 import os
 
 import pandas as pd
@@ -25,31 +24,52 @@ DEFAULT_SOURCE = "default"
 def read_records_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read and validate a canonical records CSV into a DataFrame of strings."""
     try:
+        size = os.path.getsize(path)
         with open(path, "rb") as fh:
-            raw = fh.read()
+            head = fh.read(65536)
     except OSError as exc:
         raise InputError(f"cannot read the records file ({exc.strerror})") from None
-    if not raw.strip():
+    if size == 0 or (size == len(head) and not head.strip()):
         raise InputError("the records file is empty")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise InputError("bytes that are not UTF-8; re-encode the file as UTF-8",
-                         row=line - 1 if line > 1 else None) from None
-    header_line = text.splitlines()[0] if text else ""
-    header = next(csv.reader([header_line]), [])
+    first_line = head.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
+    header = next(csv.reader([first_line]), [])
     if ID_COLUMN not in [h.strip() for h in header]:
         raise InputError("no record_id column in the header", column=ID_COLUMN)
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
-                            skipinitialspace=False)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig",
+                            encoding_errors="strict")
+    except UnicodeDecodeError as exc:
+        raise InputError("bytes that are not UTF-8; re-encode the file as UTF-8",
+                         row=_row_of_bad_bytes(path)) from None
     except pd.errors.ParserError as exc:
         raise InputError(f"malformed CSV ({_parser_row_hint(str(exc))})") from None
     except pd.errors.EmptyDataError:
         raise InputError("the records file has no header") from None
     frame.columns = [str(c).strip() for c in frame.columns]
+    _check_row_lengths(path, len(frame.columns))
     return validate_records(frame, short_rows_are_nan=True)
+
+
+def _check_row_lengths(path: str | os.PathLike[str], n_fields: int) -> None:
+    """Every data row must have the header's number of fields (pandas pads short rows silently)."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh)
+        next(reader, None)
+        for row_number, row in enumerate(reader, start=1):
+            if len(row) != n_fields and row:
+                raise InputError(f"row has {len(row)} fields, the header has {n_fields}", row=row_number)
+
+
+def _row_of_bad_bytes(path: str | os.PathLike[str]) -> int | None:
+    """The data row (1-based, header excluded) holding the first byte that is not UTF-8."""
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    try:
+        raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        return line - 1 if line > 1 else None
+    return None
 
 
 def _parser_row_hint(message: str) -> str:

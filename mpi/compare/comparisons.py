@@ -230,7 +230,11 @@ def swapped_names(t: RecordTable, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     fa, la, fb, lb = t.codes["first"][a], t.codes["last"][a], t.codes["first"][b], t.codes["last"][b]
     present = (fa >= 0) & (la >= 0) & (fb >= 0) & (lb >= 0) & (fa != la)
     exact = present & (fa == lb) & (la == fb)
-    open_ = present & ~exact & (fa != fb) & (la != lb)
+    # a swap shows in the initials first: skip the string work for pairs whose crossed initials
+    # both differ (typos rarely hit a name's first letter)
+    fi, li = t.numbers["first_initial"], t.numbers["last_initial"]
+    crossed = (fi[a] == li[b]) | (li[a] == fi[b])
+    open_ = present & ~exact & (fa != fb) & (la != lb) & crossed
     out = exact.copy()
     if open_.any():
         ta, tb = t.text, t.text

@@ -59,6 +59,8 @@ class RecordTable:
             codes[name] = _codes(fn(frame).to_numpy(dtype=object))
         lengths = {c: frame[c].str.len().to_numpy(dtype=np.int32) for c in LENGTH_COLUMNS}
         numbers = {c: frame[c].to_numpy(dtype=np.int32) for c in NUMBER_COLUMNS}
+        for c in ("first", "last"):  # the letter itself, comparable across columns (swapped names)
+            numbers[f"{c}_initial"] = np.array([ord(v[0]) if v else -1 for v in text[c]], dtype=np.int32)
         flags = {c: frame[c].to_numpy(dtype=bool) for c in FLAG_COLUMNS}
         fam_codes, fam_uniques = pd.factorize(text["first_token"])
         families = np.array([name_family(u) for u in fam_uniques] + [frozenset()], dtype=object)

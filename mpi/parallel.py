@@ -15,6 +15,17 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 _TASK: Callable[[Any], Any] | None = None
+_IN_WORKER = False
+
+
+def threads_per_task() -> int:
+    """Threads a C-level kernel (rapidfuzz) may use: all cores in the parent, one in a worker."""
+    return 1 if _IN_WORKER else workers()
+
+
+def _mark_worker() -> None:
+    global _IN_WORKER
+    _IN_WORKER = True
 
 
 def workers() -> int:
@@ -49,7 +60,7 @@ def map_partitions(task: Callable[[Any], Any], items: Sequence[Any], min_items: 
         return [task(i) for i in items]
     _TASK = task
     try:
-        with multiprocessing.get_context("fork").Pool(min(n, len(items))) as pool:
+        with multiprocessing.get_context("fork").Pool(min(n, len(items)), initializer=_mark_worker) as pool:
             return pool.map(_run, items, chunksize=1)
     finally:
         _TASK = None

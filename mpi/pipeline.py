@@ -39,20 +39,34 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass
 class ScoredCandidates:
-    """Every candidate pair with its weight, decision, rule and (for explanations) contributions."""
+    """Every candidate pair with its weight, decision and rule.
+
+    Per-field contributions (the explanation of each weight) are recomputed on first use rather
+    than held for millions of pairs: ``contributions[k, j]`` is comparison j's share of pair k.
+    """
 
     left: np.ndarray
     right: np.ndarray
     gamma: np.ndarray
-    contributions: np.ndarray
+    swapped: np.ndarray
     match_weight: np.ndarray
     decision: np.ndarray
     cannot_link: np.ndarray
     rule: np.ndarray
+    explain: Callable[["ScoredCandidates"], np.ndarray] | None = field(default=None, repr=False)
+    _contributions: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def match_probability(self) -> np.ndarray:
         return 1.0 / (1.0 + np.exp2(-np.clip(self.match_weight, -60, 60)))
+
+    @property
+    def contributions(self) -> np.ndarray:
+        if self._contributions is None:
+            if self.explain is None:
+                raise ValueError("these pairs were scored without a model to explain them")
+            self._contributions = self.explain(self)
+        return self._contributions
 
 
 @dataclass
@@ -105,14 +119,18 @@ def score_pairs(model: FellegiSunterModel, table: RecordTable, left: np.ndarray,
     for sl in partitions(len(left)):
         s = model.score(table, left[sl], right[sl], gamma[sl], swapped[sl])
         chunks.append((s, decide(s, table, thresholds)))
+
+    def explain(pairs: ScoredCandidates) -> np.ndarray:
+        return model.score(table, pairs.left, pairs.right, pairs.gamma, pairs.swapped).contributions
+
     if not chunks:
         z = np.zeros(0)
-        return ScoredCandidates(left, right, gamma, np.zeros((0, gamma.shape[1]), np.float32), z,
-                                z.astype(np.int8), z.astype(bool), z.astype(object))
+        return ScoredCandidates(left, right, gamma, swapped, z, z.astype(np.int8), z.astype(bool), z.astype(object),
+                                explain)
     return ScoredCandidates(
-        left, right, gamma, np.concatenate([c[0].contributions for c in chunks]),
-        np.concatenate([c[0].match_weight for c in chunks]), np.concatenate([c[1].decision for c in chunks]),
-        np.concatenate([c[1].cannot_link for c in chunks]), np.concatenate([c[1].rule for c in chunks]))
+        left, right, gamma, swapped, np.concatenate([c[0].match_weight for c in chunks]),
+        np.concatenate([c[1].decision for c in chunks]), np.concatenate([c[1].cannot_link for c in chunks]),
+        np.concatenate([c[1].rule for c in chunks]), explain)
 
 
 def link_components(n: int, left: np.ndarray, right: np.ndarray, link: np.ndarray) -> np.ndarray:
@@ -197,8 +215,8 @@ def _conflicting(cannot_link: np.ndarray, rule: np.ndarray) -> np.ndarray:
 
 def _concat(a: ScoredCandidates, b: ScoredCandidates) -> ScoredCandidates:
     return ScoredCandidates(*(np.concatenate([getattr(a, f), getattr(b, f)]) for f in
-                              ("left", "right", "gamma", "contributions", "match_weight", "decision",
-                               "cannot_link", "rule")))
+                              ("left", "right", "gamma", "swapped", "match_weight", "decision", "cannot_link",
+                               "rule")), explain=a.explain)
 
 
 def _review_pairs(scored: ScoredCandidates, labels: np.ndarray, refused: np.ndarray,

@@ -9,7 +9,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA, JaroWinkler, Prefix
 
-WORKERS = 1  # rapidfuzz threads per call; the pipeline's partitions are the unit of parallelism
+from ..parallel import threads_per_task
 
 
 def jaro_winkler(left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -17,7 +17,7 @@ def jaro_winkler(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     strings would count as identical)."""
     if len(left) == 0:
         return np.zeros(0, dtype=np.float32)
-    return process.cpdist(list(left), list(right), scorer=JaroWinkler.normalized_similarity, workers=WORKERS,
+    return process.cpdist(list(left), list(right), scorer=JaroWinkler.normalized_similarity, workers=threads_per_task(),
                           dtype=np.float32)
 
 
@@ -25,7 +25,7 @@ def token_set_similarity(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Word-set similarity in [0, 1], insensitive to word order and to extra words on one side."""
     if len(left) == 0:
         return np.zeros(0, dtype=np.float32)
-    return (process.cpdist(list(left), list(right), scorer=fuzz.token_set_ratio, workers=WORKERS,
+    return (process.cpdist(list(left), list(right), scorer=fuzz.token_set_ratio, workers=threads_per_task(),
                            dtype=np.float32) / 100.0).astype(np.float32)
 
 
@@ -34,7 +34,7 @@ def one_edit_apart(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     swapped away from each other (optimal string alignment distance 1)."""
     if len(left) == 0:
         return np.zeros(0, dtype=bool)
-    return process.cpdist(list(left), list(right), scorer=OSA.distance, workers=WORKERS, dtype=np.int32) == 1
+    return process.cpdist(list(left), list(right), scorer=OSA.distance, workers=threads_per_task(), dtype=np.int32) == 1
 
 
 def sets_intersect(left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -54,6 +54,6 @@ def is_prefix(left: np.ndarray, right: np.ndarray, left_len: np.ndarray, right_l
     if len(left) == 0:
         return np.zeros(0, dtype=bool)
     shorter = np.minimum(left_len, right_len)
-    common = process.cpdist(list(left), list(right), scorer=Prefix.similarity, workers=WORKERS, dtype=np.int32)
+    common = process.cpdist(list(left), list(right), scorer=Prefix.similarity, workers=threads_per_task(), dtype=np.int32)
     return (shorter >= min_len) & (common == shorter)
 

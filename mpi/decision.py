@@ -62,14 +62,14 @@ class PairDecisions:
     rule: np.ndarray  # object: rule name or ""
 
 
-CONSECUTIVE_SSN_SPAN = 10  # twins' SSNs are often issued one after the other
+CONSECUTIVE_SSN_SPAN = 100  # twins' SSNs are issued one after the other, or nearly
 
 
 def _ssn_mistyped(table: RecordTable, a: np.ndarray, b: np.ndarray, ssn_gamma: np.ndarray) -> np.ndarray:
     """SSNs one keystroke apart that are not (nearly) consecutive numbers: one SSN mistyped.
 
     Consecutive numbers are what twins get, so "one digit off" alone proves nothing; a
-    substituted or swapped digit that moves the number by ten or more is a keying error.
+    substituted or swapped digit that moves the number by a hundred or more is a keying error.
     """
     out = np.zeros(len(a), dtype=bool)
     idx = np.flatnonzero(ssn_gamma == 1)
@@ -139,7 +139,8 @@ def decide(scored: ScoredPairs, table: RecordTable, thresholds: Thresholds = Thr
     sfx_a, sfx_b = table.text["suffix"][a], table.text["suffix"][b]
     suffix_conflict = (sfx_a != "") & (sfx_b != "") & (sfx_a != sfx_b)
     ya, yb = table.numbers["dob_year"][a], table.numbers["dob_year"][b]
-    gap = (g["dob"] == 0) & (np.abs(ya - yb) >= GENERATION_GAP_YEARS)
+    # 1950 and 1980 are one keystroke apart, and a generation apart: the gap decides, not the edit
+    gap = (g["dob"] >= 0) & (g["dob"] <= 2) & (np.abs(ya - yb) >= GENERATION_GAP_YEARS)
     first_conflict = g["first_name"] == 0
     first_weak = (g["first_name"] >= 1) & (g["first_name"] <= 3)  # similar-looking but not the same name
     dob_same = g["dob"] >= 3
@@ -157,8 +158,8 @@ def decide(scored: ScoredPairs, table: RecordTable, thresholds: Thresholds = Thr
     # Parent and child share name and address but never an SSN: an exact SSN and first name
     # outweigh a birth date that disagrees entirely (a keying error), and suffixes still apply.
     apply(gap & ~(ssn_same & (g["first_name"] >= 4)), RULE_GENERATION_GAP, Decision.DISTINCT, hard=True)
-    exact_swap = scored.swapped & (table.codes["first"][a] == table.codes["last"][b]) & (
-        table.codes["last"][a] == table.codes["first"][b])
+    exact_swap = scored.swapped & (table.text["first"][a] == table.text["last"][b]) & (
+        table.text["last"][a] == table.text["first"][b])
     # with first and last swapped, the given names are compared under "last_name"
     names_differ = (g["first_name"] < 6) | (scored.swapped & (g["last_name"] < 4))
     twin_suspect = dob_same & names_differ & ~ssn_same & ~newborn & ~exact_swap

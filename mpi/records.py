@@ -31,10 +31,18 @@ def read_records_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise InputError(f"cannot read the records file ({exc.strerror})") from None
     if size == 0 or (size == len(head) and not head.strip()):
         raise InputError("the records file is empty")
-    first_line = head.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
-    header = next(csv.reader([first_line]), [])
-    if ID_COLUMN not in [h.strip() for h in header]:
+    try:
+        first_line = head.split(b"\n", 1)[0].decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError("the header line has bytes that are not UTF-8; re-encode the file as UTF-8") from None
+    header = [h.strip() for h in next(csv.reader([first_line]), [])]
+    if ID_COLUMN not in header:
         raise InputError("no record_id column in the header", column=ID_COLUMN)
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise InputError("column appears twice in the header", column=name)
+        seen.add(name)
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig",
                             encoding_errors="strict")
@@ -78,6 +86,9 @@ def _parser_row_hint(message: str) -> str:
     m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
     if m:
         return f"row {int(m[2]) - 1} has {m[3]} fields, the header has {m[1]}"
+    m = re.search(r"inside string starting at row (\d+)", message)
+    if m:  # pandas counts rows from 0 with the header as row 0
+        return f"unbalanced quote starting in row {int(m[1])}"
     return "unbalanced quotes or ragged rows"
 
 

@@ -203,10 +203,6 @@ def test_similarity_band_preconditions(a, b, lo, hi):
     assert lo <= jw(a, b) < hi
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="'within a month' approximates the day gap as 365*years + 30*months + days, "
-                          "so dates 29 days apart across a year end (Dec 5 -> Jan 3) come out as "
-                          "33 days and fall to 'else'")
 def test_dob_within_a_month_across_the_year_end():
     gammas, _ = pair_gammas({"dob": "1980-12-05"}, {"dob": "1981-01-03"})
     assert gammas["dob"] == level("dob", "within a month / year off by one")
@@ -231,11 +227,6 @@ def test_swapped_names_detected_among_other_records(left, right, first, last):
 
 
 @pytest.mark.parametrize("left, right, first, last", SWAP_CASES, ids=["exact", "typo-in-first", "typo-in-last"])
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="swapped_names compares integer codes of the 'first' column with codes of "
-                          "the 'last' column, which are factorised separately; in a table of just "
-                          "the two records both columns get code 0 for the left record, so "
-                          "'fa != la' is false and no swap is ever detected")
 def test_swapped_names_detected_in_a_two_record_table(left, right, first, last):
     gammas, swap = pair_gammas(left, right)
     assert swap
@@ -243,10 +234,6 @@ def test_swapped_names_detected_in_a_two_record_table(left, right, first, last):
     assert gammas["last_name"] == level("last_name", last)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="false swap: 'Fitzgerald Dunleay' vs 'Fitzgerld Dunleavy' (a typo in each name) is "
-                          "flagged as an exact first/last swap when the first-column code of one equals the "
-                          "last-column code of the other, which here it does by row position alone")
 def test_typos_in_both_names_are_not_a_swap():
     table = make_table([{"first_name": "Fitzgerald", "last_name": "Dunleavy"},
                         {"first_name": "Fitzgerald", "last_name": "Dunleay"},
@@ -300,10 +287,7 @@ TABLE_INDEPENDENCE = [
     pytest.param({"dob": "1980-05-07"}, {"dob": "1980-07-05"}, id="dob-transposed"),
     pytest.param({"street": "12 Main St Apt 9"}, {}, id="same-building"),
     pytest.param({"ssn": "***-**-6788"}, {}, id="ssn-last4"),
-    pytest.param({"first_name": "Garcia", "last_name": "William"}, {}, id="names-swapped", marks=pytest.mark.xfail(
-        strict=True, raises=AssertionError,
-        reason="swap detection depends on which other records share the table (codes of different "
-               "columns are compared), so the same pair scores differently alone and in a batch")),
+    pytest.param({"first_name": "Garcia", "last_name": "William"}, {}, id="names-swapped"),
 ]
 
 

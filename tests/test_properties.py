@@ -336,10 +336,6 @@ def test_mother_and_newborn_are_never_merged(model, records, pair):
 
 # --- known bugs, kept out of the strategies above -----------------------------------------------
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="an SSN one keystroke off now counts as the same SSN, which switches the twin rule off: "
-                          "twins with entirely different first names (Jessica/Brandon), same birth date, address "
-                          "and phone, and SSNs differing in one digit or by two swapped digits are auto-linked")
 @pytest.mark.parametrize("ssn_a, ssn_b", [("412-73-5518", "412-73-5578"), ("412-73-5518", "412-73-5581")],
                          ids=["one-digit", "two-digits-swapped"])
 def test_twins_with_ssns_one_keystroke_apart(model, ssn_a, ssn_b):
@@ -351,11 +347,6 @@ def test_twins_with_ssns_one_keystroke_apart(model, ssn_a, ssn_b):
     assert where["twin-a"] != where["twin-b"]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="the generation-gap rule needs the dob comparison at 'else' (0); birth dates "
-                          "30 years apart on the same day (1950-05-17 / 1980-05-17) score 'one digit "
-                          "off' (2), so father and son with the same name, address and phone and no "
-                          "suffix are auto-linked")
 def test_father_and_son_born_on_the_same_day_one_digit_apart(model):
     base = dict(first_name="Robert", last_name="Kowalczyk", street="418 Birch Court", city="Dayton", state="OH",
                 zip="45402", phone="937-262-0142", sex="M", ssn="", middle_name="", suffix="", email="")
@@ -391,11 +382,6 @@ BYSTANDERS = [  # two records sharing a first name: enough to shift the per-colu
 ]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="swapped first/last names are detected by comparing integer codes of the "
-                          "'first' column with codes of the 'last' column (factorised separately), so "
-                          "whether a swap is seen depends on row order: listed first, the pair is "
-                          "ruled twins (DISTINCT); listed after the bystanders, it auto-links")
 def test_row_order_with_swapped_names(model):
     first = clusters_of(resolve_frame(frame(SWAPPED_PAIR + BYSTANDERS), model=model))
     last = clusters_of(resolve_frame(frame(BYSTANDERS + SWAPPED_PAIR), model=model))
@@ -412,11 +398,6 @@ TYPO_TRIO = [  # one person, three records: a typo in the surname, a typo in the
 ]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="in the order r0, r1, r2 the per-column codes of r1 (first 0, last 1) and r2 (first 1, "
-                          "last 0) cross, swapped_names reports an exact first/last swap, both names score 'else' "
-                          "and the pair is held apart as 'different first name'; in the reverse order all three "
-                          "merge")
 def test_row_order_with_typos_in_both_names(model):
     base = dict(middle_name="A", sex="M", street="292 Main Street", city="Albany", state="NY", zip="12207")
     records = [{**base, **r} for r in TYPO_TRIO]

@@ -121,7 +121,7 @@ def dob_gamma(t: RecordTable, a: np.ndarray, b: np.ndarray, swap: np.ndarray) ->
     typo = np.zeros(len(a), dtype=bool)
     if open_.any():
         typo[open_] = one_edit_apart(t.text["dob"][a][open_], t.text["dob"][b][open_])
-    days = np.abs((ya - yb) * 365 + (ma - mb) * 30 + (da - db))
+    days = np.abs(t.numbers["dob_days"][a] - t.numbers["dob_days"][b])
     near = (days <= 31) | ((ma == mb) & (da == db) & (np.abs(ya - yb) <= 1))
     return _assign(len(a), missing, [(4, exact), (3, transposed), (2, typo), (1, near)])
 
@@ -227,8 +227,9 @@ SWAP_SIMILARITY = 0.9
 
 def swapped_names(t: RecordTable, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairs whose first and last names are (up to typos) the other record's last and first names."""
-    fa, la, fb, lb = t.codes["first"][a], t.codes["last"][a], t.codes["first"][b], t.codes["last"][b]
-    present = (fa >= 0) & (la >= 0) & (fb >= 0) & (lb >= 0) & (fa != la)
+    # codes are numbered per column, so across first and last names compare the text itself
+    fa, la, fb, lb = t.text["first"][a], t.text["last"][a], t.text["first"][b], t.text["last"][b]
+    present = (fa != "") & (la != "") & (fb != "") & (lb != "") & (fa != la)
     exact = present & (fa == lb) & (la == fb)
     # a swap shows in the initials first: skip the string work for pairs whose crossed initials
     # both differ (typos rarely hit a name's first letter)

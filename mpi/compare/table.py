@@ -59,6 +59,9 @@ class RecordTable:
             codes[name] = _codes(fn(frame).to_numpy(dtype=object))
         lengths = {c: frame[c].str.len().to_numpy(dtype=np.int32) for c in LENGTH_COLUMNS}
         numbers = {c: frame[c].to_numpy(dtype=np.int32) for c in NUMBER_COLUMNS}
+        dob = pd.to_datetime(pd.Series(text["dob"]).replace("", None), format="%Y-%m-%d", errors="coerce")
+        numbers["dob_days"] = np.where(dob.isna(), -10**6, (dob - pd.Timestamp("1970-01-01")).dt.days.fillna(0)
+                                       ).astype(np.int32)
         for c in ("first", "last"):  # the letter itself, comparable across columns (swapped names)
             numbers[f"{c}_initial"] = np.array([ord(v[0]) if v else -1 for v in text[c]], dtype=np.int32)
         flags = {c: frame[c].to_numpy(dtype=bool) for c in FLAG_COLUMNS}

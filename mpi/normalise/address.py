@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .text import all_same_char, digits, fold, is_missing_word, words
+from .text import all_same_char, digits, fold, has_letter, is_missing_word, words
 
 STREET_SUFFIXES = {
     "street": "st", "str": "st", "st": "st", "avenue": "ave", "av": "ave", "ave": "ave", "aven": "ave",
@@ -62,7 +62,7 @@ class ParsedStreet:
 def parse_street(value: object) -> ParsedStreet:
     """Normalise one street line. Never raises."""
     text = fold(value).replace("#", " # ")
-    if not text or is_missing_word(text) or " ".join(words(text)) in _PLACEHOLDER_STREETS:
+    if not text or not has_letter(text) or is_missing_word(text) or " ".join(words(text)) in _PLACEHOLDER_STREETS:
         return ParsedStreet()
     toks = words(text, keep="#")
     out: list[str] = []
@@ -100,15 +100,18 @@ def parse_street(value: object) -> ParsedStreet:
 def parse_city(value: object) -> str:
     """City as lowercase words with common abbreviations unified ("Saint Paul" -> "st paul")."""
     toks = words(value)
-    if not toks or is_missing_word(" ".join(toks)):
+    if not toks or is_missing_word(" ".join(toks)) or not has_letter("".join(toks)):
         return ""
     return " ".join(_CITY_WORDS.get(t, t) if len(toks) > 1 else t for t in toks)
 
 
 def parse_state(value: object) -> str:
     """Two-letter code for US states written out; other regions as cleaned lowercase text."""
-    text = " ".join(words(value))
-    if not text or is_missing_word(text):
+    toks = words(value)
+    if toks and all(len(t) == 1 for t in toks):
+        toks = ["".join(toks)]  # "N.Y." -> "ny"
+    text = " ".join(toks)
+    if not text or is_missing_word(text) or not has_letter(text):
         return ""
     return US_STATES.get(text, text)
 
@@ -120,6 +123,6 @@ def parse_zip(value: object) -> str:
         d = d[:5]
     elif len(d) > 5:
         d = d[:5]
-    if len(d) < 3 or all_same_char(d) or d in {"12345", "99999", "00000"}:
+    if len(d) < 4 or all_same_char(d) or d in {"12345", "99999", "00000"}:
         return ""
     return d

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import jellyfish
 
-from .text import fold, is_missing_word, words
+from .text import fold, has_letter, is_missing_word, words
 
 SUFFIXES = {"jr": "JR", "junior": "JR", "sr": "SR", "senior": "SR", "ii": "II", "2nd": "II", "iii": "III",
             "3rd": "III", "iv": "IV", "4th": "IV", "v": "V", "5th": "V"}
@@ -41,14 +41,26 @@ class NameParts:
     flags: tuple[str, ...] = ()
 
 
-def _strip_suffix(tokens: list[str]) -> tuple[list[str], str]:
-    """Split generational suffixes and titles off a token list (at most one suffix kept)."""
+def _name_words(value: object) -> list[str]:
+    """Tokens of one name field; a field that is "N/A", "unknown" and the like, or has no letter, is empty."""
+    text = fold(value)
+    if not text or is_missing_word(text) or not has_letter(text):
+        return []
+    return [t for t in words(text) if not t.isdigit()]
+
+
+def _strip_suffix(tokens: list[str], lone_suffix: bool = False) -> tuple[list[str], str]:
+    """Split generational suffixes and titles off a token list (at most one suffix kept).
+
+    A lone token is a suffix only where ``lone_suffix`` says so (a middle-name column holding
+    "Jr"); a first name "V" or "Ii" alone stays a name.
+    """
     kept, suffix = [], ""
     for i, tok in enumerate(tokens):
         if tok in _TITLES:
             continue
         # "v" and "ii" are suffixes only at the end of a multi-token name, never a lone token
-        if tok in SUFFIXES and (i > 0 or len(tokens) > 1) and (tok not in {"v"} or i == len(tokens) - 1):
+        if tok in SUFFIXES and (i > 0 or len(tokens) > 1 or lone_suffix) and (tok not in {"v"} or i == len(tokens) - 1):
             suffix = suffix or SUFFIXES[tok]
             continue
         kept.append(tok)
@@ -59,9 +71,12 @@ def parse_name(first: object = None, last: object = None, middle: object = None,
                suffix: object = None) -> NameParts:
     """Normalise the name fields of one record. Never raises."""
     flags: list[str] = []
-    f_tok, f_suf = _strip_suffix(words(first))
-    l_tok, l_suf = _strip_suffix(words(last))
-    m_tok, m_suf = _strip_suffix(words(middle))
+    if any(fold(v) and not _name_words(v) for v in (first, last)):
+        flags.append("placeholder_name")  # "Unknown", "N/A", "123": something was there, no name
+    f_tok, f_suf = _strip_suffix(_name_words(first))
+    l_tok, l_suf = _strip_suffix(_name_words(last))
+    m_tok, m_suf = _strip_suffix(_name_words(middle), lone_suffix=True)
+    m_tok = [t for t in m_tok if t not in _PLACEHOLDER_WORDS]
     sfx_tok = words(suffix)
     given_suffix = SUFFIXES.get("".join(sfx_tok), "") if sfx_tok else ""
     if sfx_tok and not given_suffix and not is_missing_word(fold(suffix)):
@@ -79,7 +94,7 @@ def parse_name(first: object = None, last: object = None, middle: object = None,
         flags.append("placeholder_name")
     f_clean = [t for t in f_tok if t not in _PLACEHOLDER_WORDS]
     l_clean = [t for t in l_tok if t not in _PLACEHOLDER_WORDS]
-    if (f_tok and not f_clean) or (l_tok and not l_clean):
+    if ((f_tok and not f_clean) or (l_tok and not l_clean)) and "placeholder_name" not in flags:
         flags.append("placeholder_name")
     if f_clean and all(len(t) == 1 for t in f_clean) and len(f_clean) > 1:
         f_clean = f_clean[:1]  # "J R" -> initial J
@@ -89,13 +104,13 @@ def parse_name(first: object = None, last: object = None, middle: object = None,
 
 def last_name_tokens(last: object) -> tuple[str, ...]:
     """The separate parts of a (possibly compound) surname: "Garcia-Lopez" -> ("garcia", "lopez")."""
-    toks, _ = _strip_suffix(words(last))
+    toks, _ = _strip_suffix(_name_words(last))
     return tuple(t for t in toks if t not in _PLACEHOLDER_WORDS and t not in _NEWBORN_WORDS and len(t) > 1)
 
 
 def first_name_token(first: object) -> str:
     """The first given name alone ("Mary Ann" -> "mary"), for nickname and phonetic look-ups."""
-    toks, _ = _strip_suffix(words(first))
+    toks, _ = _strip_suffix(_name_words(first))
     toks = [t for t in toks if t not in _PLACEHOLDER_WORDS and t not in _NEWBORN_WORDS]
     return toks[0] if toks else ""
 
@@ -112,7 +127,7 @@ def name_family(name: str) -> frozenset[str]:
 
     Two first names are nickname-equivalent when their families intersect.
     """
-    if not name or len(name) < 2:
+    if not isinstance(name, str) or len(name) < 2:
         return frozenset()
     try:
         return frozenset({name} | set(_nicknamer().canonicals_of(name)))

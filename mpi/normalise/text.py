@@ -14,9 +14,12 @@ _MISSING_WORDS = frozenset({"", "nan", "none", "null", "na", "n a", "nil", "unkn
                             "not applicable", "declined", "refused", "missing", "blank", "undefined"})
 
 
+MAX_FIELD_LENGTH = 200  # no real demographic field is longer; longer is a data dump, not a value
+
+
 def as_text(value: object) -> str:
-    """``value`` as a stripped string; None/NaN and containers become ``""``."""
-    if value is None:
+    """``value`` as a stripped string; None/NaN, bytes, containers and overlong text become ``""``."""
+    if value is None or isinstance(value, (bytes, bytearray, memoryview)):
         return ""
     if isinstance(value, float):
         if math.isnan(value):
@@ -26,9 +29,10 @@ def as_text(value: object) -> str:
     if isinstance(value, (list, tuple, dict, set)):
         return ""
     try:
-        return str(value).strip()
+        text = str(value).strip()
     except Exception:  # a str() that raises is junk: treat it as missing
         return ""
+    return "" if len(text) > MAX_FIELD_LENGTH else text
 
 
 def fold(value: object) -> str:
@@ -61,6 +65,11 @@ def is_missing_word(text: str) -> bool:
 def digits(value: object) -> str:
     """Only the digits of ``value`` (``"(555) 123-4567"`` -> ``"5551234567"``)."""
     return "".join(c for c in as_text(value) if c.isdigit() and c.isascii())
+
+
+def has_letter(text: str) -> bool:
+    """Whether any character is a letter (a name, street or city without one is junk)."""
+    return any(c.isalpha() for c in text)
 
 
 def all_same_char(text: str) -> bool:

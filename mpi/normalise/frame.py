@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from ..parallel import map_partitions, workers
 from ..records import ID_COLUMN, SOURCE_COLUMN
 from .address import parse_city, parse_state, parse_street, parse_zip
 from .contact import parse_email, parse_phone
@@ -27,23 +26,29 @@ log = logging.getLogger(__name__)
 SHARED_ID_DISTINCT_PEOPLE = 4
 
 
-PARALLEL_MIN_UNIQUES = 40_000
+class _Parsed:
+    """A normaliser run once per distinct raw value; fields are expanded back to rows on demand."""
+
+    def __init__(self, values: pd.Series, fn: Callable[[str], object]) -> None:
+        self.codes, uniques = pd.factorize(values.to_numpy(dtype=object), sort=False)
+        self.parsed = [fn(u) for u in uniques]
+
+    def rows(self) -> np.ndarray:
+        """The parsed value itself, per row (for normalisers that return plain values)."""
+        out = np.empty(len(self.parsed), dtype=object)
+        out[:] = self.parsed
+        return out[self.codes]
+
+    def field(self, name: str) -> np.ndarray:
+        """One attribute of the parsed objects, per row."""
+        out = np.empty(len(self.parsed), dtype=object)
+        out[:] = [getattr(p, name) for p in self.parsed]
+        return out[self.codes]
 
 
-def _per_unique(values: pd.Series, fn: Callable[[str], object]) -> pd.Series:
-    codes, uniques = pd.factorize(values, sort=False)
-    if len(uniques) >= PARALLEL_MIN_UNIQUES:
-        chunks = np.array_split(np.asarray(uniques, dtype=object), 2 * workers())
-        mapped = [x for part in map_partitions(lambda c: [fn(u) for u in c], chunks) for x in part]
-    else:
-        mapped = [fn(u) for u in uniques]
-    out = np.empty(len(mapped), dtype=object)
-    out[:] = mapped
-    return pd.Series(out[codes], index=values.index)
-
-
-def _attr(objs: pd.Series, name: str) -> pd.Series:
-    return objs.map(lambda o: getattr(o, name))
+def _per_unique(values: pd.Series, fn: Callable[[str], object]) -> np.ndarray:
+    """``fn`` applied once per distinct value, mapped back to every row."""
+    return _Parsed(values, fn).rows()
 
 
 def normalise_frame(raw: pd.DataFrame, day_order: Mapping[str, DayOrder] | None = None) -> pd.DataFrame:
@@ -58,25 +63,25 @@ def normalise_frame(raw: pd.DataFrame, day_order: Mapping[str, DayOrder] | None 
 
     name_cols = ["first_name", "last_name", "middle_name", "suffix"]
     name_keys = raw[name_cols[0]].str.cat([raw[c] for c in name_cols[1:]], sep="\x1f")
-    names = _per_unique(name_keys, lambda k: parse_name(*k.split("\x1f")))
+    names = _Parsed(name_keys, lambda k: parse_name(*k.split("\x1f")))
     for col in ("first", "middle", "last", "suffix", "newborn"):
-        out[col] = _attr(names, col).to_numpy()
+        out[col] = names.field(col)
     out["newborn"] = out["newborn"].astype(bool)
-    flags.append(names.map(lambda n: ";".join(n.flags)))
-    out["first_token"] = _per_unique(raw["first_name"], first_name_token).to_numpy()
+    flags.append(pd.Series([";".join(f) for f in names.field("flags")], dtype=object))
+    out["first_token"] = _per_unique(raw["first_name"], first_name_token)
     out.loc[out["first"] == "", "first_token"] = ""
-    out["last_tokens"] = _per_unique(raw["last_name"], lambda v: " ".join(last_name_tokens(v))).to_numpy()
-    out["first_phonetic"] = _per_unique(out["first_token"], phonetic).to_numpy()
-    out["last_phonetic"] = _per_unique(out["last"], phonetic).to_numpy()
+    out["last_tokens"] = _per_unique(raw["last_name"], lambda v: " ".join(last_name_tokens(v)))
+    out["first_phonetic"] = _per_unique(out["first_token"], phonetic)
+    out["last_phonetic"] = _per_unique(out["last"], phonetic)
 
     dob = pd.Series([""] * len(raw), dtype=object)
     dob_flag = pd.Series([""] * len(raw), dtype=object)
     for source, idx in raw.groupby(SOURCE_COLUMN, sort=True).groups.items():
         values = raw.loc[idx, "dob"]
         order = hints.get(source) or infer_day_order(values.drop_duplicates().head(50_000).tolist())
-        parsed = _per_unique(values, lambda v, o=order: parse_date(v, o))
-        dob.loc[idx] = _attr(parsed, "iso").to_numpy()
-        dob_flag.loc[idx] = _attr(parsed, "flag").to_numpy()
+        parsed = _Parsed(values, lambda v, o=order: parse_date(v, o))
+        dob.loc[idx] = parsed.field("iso")
+        dob_flag.loc[idx] = parsed.field("flag")
         hints.setdefault(source, order)  # type: ignore[arg-type]
     out["dob"] = dob.to_numpy()
     flags.append(dob_flag)
@@ -85,20 +90,20 @@ def normalise_frame(raw: pd.DataFrame, day_order: Mapping[str, DayOrder] | None 
     out["dob_month"] = np.where(has_dob, out["dob"].str[5:7].replace("", "-1"), "-1").astype(np.int32)
     out["dob_day"] = np.where(has_dob, out["dob"].str[8:10].replace("", "-1"), "-1").astype(np.int32)
 
-    out["sex"] = _per_unique(raw["sex"], parse_sex).to_numpy()
-    ssn = _per_unique(raw["ssn"], parse_ssn)
-    out["ssn"] = _attr(ssn, "full").to_numpy()
-    out["ssn_last4"] = _attr(ssn, "last4").to_numpy()
-    out["ssn_valid"] = _attr(ssn, "valid").to_numpy().astype(bool)
-    flags.append(_attr(ssn, "flag"))
-    out["phone"] = _per_unique(raw["phone"], parse_phone).to_numpy()
-    out["email"] = _per_unique(raw["email"], parse_email).to_numpy()
-    street = _per_unique(raw["street"], parse_street)
+    out["sex"] = _per_unique(raw["sex"], parse_sex)
+    ssn = _Parsed(raw["ssn"], parse_ssn)
+    out["ssn"] = ssn.field("full")
+    out["ssn_last4"] = ssn.field("last4")
+    out["ssn_valid"] = ssn.field("valid").astype(bool)
+    flags.append(pd.Series(ssn.field("flag"), dtype=object))
+    out["phone"] = _per_unique(raw["phone"], parse_phone)
+    out["email"] = _per_unique(raw["email"], parse_email)
+    street = _Parsed(raw["street"], parse_street)
     for col, attr in (("street", "full"), ("house_number", "number"), ("street_name", "name"), ("unit", "unit")):
-        out[col] = _attr(street, attr).to_numpy()
-    out["city"] = _per_unique(raw["city"], parse_city).to_numpy()
-    out["state"] = _per_unique(raw["state"], parse_state).to_numpy()
-    out["zip"] = _per_unique(raw["zip"], parse_zip).to_numpy()
+        out[col] = street.field(attr)
+    out["city"] = _per_unique(raw["city"], parse_city)
+    out["state"] = _per_unique(raw["state"], parse_state)
+    out["zip"] = _per_unique(raw["zip"], parse_zip)
 
     flags.extend(_drop_shared_identifiers(out))
     joined = pd.Series(flags[0].to_numpy(dtype=object)).str.cat(

@@ -71,10 +71,11 @@ def parse_name(first: object = None, last: object = None, middle: object = None,
                suffix: object = None) -> NameParts:
     """Normalise the name fields of one record. Never raises."""
     flags: list[str] = []
-    if any(fold(v) and not _name_words(v) for v in (first, last)):
+    first_words, last_words = _name_words(first), _name_words(last)
+    if (not first_words and fold(first)) or (not last_words and fold(last)):
         flags.append("placeholder_name")  # "Unknown", "N/A", "123": something was there, no name
-    f_tok, f_suf = _strip_suffix(_name_words(first))
-    l_tok, l_suf = _strip_suffix(_name_words(last))
+    f_tok, f_suf = _strip_suffix(first_words)
+    l_tok, l_suf = _strip_suffix(last_words)
     m_tok, m_suf = _strip_suffix(_name_words(middle), lone_suffix=True)
     m_tok = [t for t in m_tok if t not in _PLACEHOLDER_WORDS]
     sfx_tok = words(suffix)

@@ -19,6 +19,9 @@ MAX_FIELD_LENGTH = 200  # no real demographic field is longer; longer is a data 
 
 def as_text(value: object) -> str:
     """``value`` as a stripped string; None/NaN, bytes, containers and overlong text become ``""``."""
+    if type(value) is str:  # the common case, first
+        text = value.strip()
+        return "" if len(text) > MAX_FIELD_LENGTH else text
     if value is None or isinstance(value, (bytes, bytearray, memoryview)):
         return ""
     if isinstance(value, float):
@@ -62,14 +65,18 @@ def is_missing_word(text: str) -> bool:
     return " ".join(_NON_ALNUM.sub(" ", text).split()) in _MISSING_WORDS
 
 
+_NOT_DIGIT = re.compile(r"[^0-9]+")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
 def digits(value: object) -> str:
     """Only the digits of ``value`` (``"(555) 123-4567"`` -> ``"5551234567"``)."""
-    return "".join(c for c in as_text(value) if c.isdigit() and c.isascii())
+    return _NOT_DIGIT.sub("", as_text(value))
 
 
 def has_letter(text: str) -> bool:
     """Whether any character is a letter (a name, street or city without one is junk)."""
-    return any(c.isalpha() for c in text)
+    return _LETTER.search(text) is not None
 
 
 def all_same_char(text: str) -> bool:

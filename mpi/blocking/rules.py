@@ -65,7 +65,7 @@ RULES: tuple[BlockingRule, ...] = (
     BlockingRule("email", lambda f: f["email"], refine=lambda f: _initial(f["first_token"])),
     BlockingRule("address+first_initial", lambda f: _join(f["house_number"], f["street_name"].str[:4],
                                                           _initial(f["first_token"])),
-                 refine=lambda f: f["zip"]),
+                 refine=lambda f: f["zip"], max_block=25),
     BlockingRule("last_phonetic+first_initial", lambda f: _join(f["last_phonetic"], _initial(f["first_token"])),
                  refine=lambda f: _initial(f["middle"]) + f["zip"].str[:3], max_block=15),
     BlockingRule("first_token+middle_initial+last_initial",
@@ -75,8 +75,5 @@ RULES: tuple[BlockingRule, ...] = (
                  refine=lambda f: _initial(f["first_token"]), max_block=30),
     BlockingRule("dob", _dob_unordered, refine=lambda f: _initial(f["first_token"]), max_block=12),
     BlockingRule("street+last_initial", lambda f: _join(f["street"], _initial(f["last"])),
-                 refine=lambda f: _initial(f["first_token"])),
-    BlockingRule("zip+first_phonetic+last_initial",
-                 lambda f: _join(f["zip"], f["first_phonetic"], _initial(f["last"])),
-                 refine=lambda f: f["dob_year"].astype(str), max_block=30),
+                 refine=lambda f: _initial(f["first_token"]), max_block=25),
 )

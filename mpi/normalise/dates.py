@@ -28,6 +28,8 @@ _TEXT_DMY = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?[ .,-]*([a-z]+)[ ,.-]*(\d{4})
 _TEXT_YMD = re.compile(r"^(\d{4})[ .,-]*([a-z]+)[ ,.-]*(\d{1,2})$")
 
 EARLIEST_YEAR = 1870
+_DIGIT = re.compile(r"[0-9]")
+_WORD3 = re.compile(r"[a-z]{3}")
 # Characters a scanner or a hurried typist puts where a digit belongs.
 _OCR_DIGITS = str.maketrans({"|": "1", "l": "1", "i": "1", "o": "0", "z": "2", "g": "6", "s": "5", "b": "8",
                              "q": "9"})
@@ -91,7 +93,7 @@ def parse_date(value: object, order: DayOrder | None = None, today: _dt.date | N
     text = fold(as_text(value)).strip()
     if not text:
         return ParsedDate()
-    if sum(c.isdigit() for c in text) >= 4 and not re.search(r"[a-z]{3}", text):
+    if len(_DIGIT.findall(text)) >= 4 and not _WORD3.search(text):
         text = text.translate(_OCR_DIGITS)  # scanned forms: "|2/23/1968", "0G/17/1964"
     result, flag = "", ""
     compact = text.replace(" ", "")

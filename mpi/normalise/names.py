@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import jellyfish
 
-from .text import fold, has_letter, is_missing_word, words
+from .text import fold, folded_words, has_letter, is_missing_word, words
 
 SUFFIXES = {"jr": "JR", "junior": "JR", "sr": "SR", "senior": "SR", "ii": "II", "2nd": "II", "iii": "III",
             "3rd": "III", "iv": "IV", "4th": "IV", "v": "V", "5th": "V"}
@@ -46,7 +46,7 @@ def _name_words(value: object) -> list[str]:
     text = fold(value)
     if not text or is_missing_word(text) or not has_letter(text):
         return []
-    return [t for t in words(text) if not t.isdigit()]
+    return [t for t in folded_words(text) if not t.isdigit()]
 
 
 def _strip_suffix(tokens: list[str], lone_suffix: bool = False) -> tuple[list[str], str]:

@@ -52,7 +52,12 @@ def fold(value: object) -> str:
 
 def words(value: object, keep: str = "") -> list[str]:
     """Tokens of ``value`` after folding; apostrophes join (O'Brien -> obrien), other punctuation splits."""
-    text = fold(value).replace("'", "").replace("`", "")
+    return folded_words(fold(value), keep)
+
+
+def folded_words(text: str, keep: str = "") -> list[str]:
+    """:func:`words` for text that is already folded (saves folding twice on hot paths)."""
+    text = text.replace("'", "").replace("`", "")
     if keep:
         text = re.sub(rf"[^a-z0-9{re.escape(keep)}]+", " ", text)
     else:

@@ -134,14 +134,28 @@ def tree_rss(proc) -> int:
     except psutil.Error:
         return 0
     for p in members:
+        pss = _pss_bytes(p.pid)
+        if pss is not None:
+            total += pss
+            continue
         try:
-            total += getattr(p.memory_full_info(), "pss", None) or p.memory_info().rss
+            total += p.memory_info().rss
         except psutil.Error:
-            try:
-                total += p.memory_info().rss
-            except psutil.Error:
-                pass
+            pass
     return total
+
+
+def _pss_bytes(pid: int) -> int | None:
+    """PSS from /proc/PID/smaps_rollup: one cheap read (the full smaps walk psutil does would
+    itself slow a large process down when polled every 50 ms)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def busy_cpu_s(psutil) -> float | None:

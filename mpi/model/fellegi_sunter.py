@@ -22,7 +22,7 @@ from .em import EMResult, distinct_patterns, expectation_maximisation
 log = logging.getLogger(__name__)
 
 TF_ADJUSTMENT_LIMIT = 6.0  # bits; an extremely rare or common value cannot dominate a pair's weight
-U_SAMPLE_PAIRS = 250_000
+U_SAMPLE_PAIRS = 150_000
 
 
 @dataclass

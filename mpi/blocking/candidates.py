@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..parallel import map_partitions
 from .rules import RULES, BlockingRule
 
 log = logging.getLogger(__name__)
 
 MAX_BLOCK_SIZE = 120
+PARALLEL_BLOCKING_RECORDS = 50_000  # below this, forking costs more than it saves
 
 
 @dataclass
@@ -120,6 +122,11 @@ def rule_pairs(frame: pd.DataFrame, rule: BlockingRule, max_block: int = MAX_BLO
     return pairs, n_oversized, lost
 
 
+def _unique_rule_pairs(frame: pd.DataFrame, rule: BlockingRule, max_block: int) -> tuple[np.ndarray, int, int]:
+    pairs, n_over, lost = rule_pairs(frame, rule, rule.max_block or max_block)
+    return unique_sorted(pairs), n_over, lost
+
+
 def candidate_pairs(frame: pd.DataFrame, rules: tuple[BlockingRule, ...] = RULES,
                     max_block: int = MAX_BLOCK_SIZE, truth: pd.Series | None = None) -> CandidatePairs:
     """The union of every rule's pairs. ``truth`` (person id per record, same order) adds recall.
@@ -130,9 +137,10 @@ def candidate_pairs(frame: pd.DataFrame, rules: tuple[BlockingRule, ...] = RULES
     n = len(frame)
     person = None if truth is None else pd.factorize(truth.to_numpy())[0]
     per_rule, stats = [], []
-    for rule in rules:
-        pairs, n_over, lost = rule_pairs(frame, rule, rule.max_block or max_block)
-        pairs = unique_sorted(pairs)
+    # rules are independent partitions of the work: forked workers return compact int64 codes
+    results = map_partitions(lambda k: _unique_rule_pairs(frame, rules[k], max_block), list(range(len(rules))),
+                             min_items=2 if n >= PARALLEL_BLOCKING_RECORDS else len(rules) + 1)
+    for rule, (pairs, n_over, lost) in zip(rules, results):
         per_rule.append(pairs)
         st = RuleStats(rule.name, len(pairs), 0, n_over, lost)
         if person is not None:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from ..parallel import map_partitions
 from ..records import ID_COLUMN, SOURCE_COLUMN
 from .address import parse_city, parse_state, parse_street, parse_zip
 from .contact import parse_email, parse_phone
@@ -58,52 +59,19 @@ def normalise_frame(raw: pd.DataFrame, day_order: Mapping[str, DayOrder] | None 
     without a hint the order is inferred from that source's unambiguous dates when they agree.
     """
     hints = dict(day_order or {})
+    for source, idx in raw.groupby(SOURCE_COLUMN, sort=True).groups.items():
+        if not hints.get(source):
+            hints[source] = infer_day_order(raw.loc[idx, "dob"].drop_duplicates().head(50_000).tolist())
+    # the name fields and the other fields are independent halves of the work
+    halves = [lambda: _name_columns(raw), lambda: _other_columns(raw, hints)]
+    parts = map_partitions(lambda k: halves[k](), [0, 1], min_items=2 if len(raw) >= PARALLEL_RECORDS else 3)
     out = pd.DataFrame({"record_id": raw[ID_COLUMN].to_numpy(), "source": raw[SOURCE_COLUMN].to_numpy()})
     flags: list[pd.Series] = []
-
-    name_cols = ["first_name", "last_name", "middle_name", "suffix"]
-    name_keys = raw[name_cols[0]].str.cat([raw[c] for c in name_cols[1:]], sep="\x1f")
-    names = _Parsed(name_keys, lambda k: parse_name(*k.split("\x1f")))
-    for col in ("first", "middle", "last", "suffix", "newborn"):
-        out[col] = names.field(col)
-    out["newborn"] = out["newborn"].astype(bool)
-    flags.append(pd.Series([";".join(f) for f in names.field("flags")], dtype=object))
-    out["first_token"] = _per_unique(raw["first_name"], first_name_token)
-    out.loc[out["first"] == "", "first_token"] = ""
-    out["last_tokens"] = _per_unique(raw["last_name"], lambda v: " ".join(last_name_tokens(v)))
-    out["first_phonetic"] = _per_unique(out["first_token"], phonetic)
-    out["last_phonetic"] = _per_unique(out["last"], phonetic)
-
-    dob = pd.Series([""] * len(raw), dtype=object)
-    dob_flag = pd.Series([""] * len(raw), dtype=object)
-    for source, idx in raw.groupby(SOURCE_COLUMN, sort=True).groups.items():
-        values = raw.loc[idx, "dob"]
-        order = hints.get(source) or infer_day_order(values.drop_duplicates().head(50_000).tolist())
-        parsed = _Parsed(values, lambda v, o=order: parse_date(v, o))
-        dob.loc[idx] = parsed.field("iso")
-        dob_flag.loc[idx] = parsed.field("flag")
-        hints.setdefault(source, order)  # type: ignore[arg-type]
-    out["dob"] = dob.to_numpy()
-    flags.append(dob_flag)
-    has_dob = out["dob"] != ""
-    out["dob_year"] = np.where(has_dob, out["dob"].str[:4].replace("", "-1"), "-1").astype(np.int32)
-    out["dob_month"] = np.where(has_dob, out["dob"].str[5:7].replace("", "-1"), "-1").astype(np.int32)
-    out["dob_day"] = np.where(has_dob, out["dob"].str[8:10].replace("", "-1"), "-1").astype(np.int32)
-
-    out["sex"] = _per_unique(raw["sex"], parse_sex)
-    ssn = _Parsed(raw["ssn"], parse_ssn)
-    out["ssn"] = ssn.field("full")
-    out["ssn_last4"] = ssn.field("last4")
-    out["ssn_valid"] = ssn.field("valid").astype(bool)
-    flags.append(pd.Series(ssn.field("flag"), dtype=object))
-    out["phone"] = _per_unique(raw["phone"], parse_phone)
-    out["email"] = _per_unique(raw["email"], parse_email)
-    street = _Parsed(raw["street"], parse_street)
-    for col, attr in (("street", "full"), ("house_number", "number"), ("street_name", "name"), ("unit", "unit")):
-        out[col] = street.field(attr)
-    out["city"] = _per_unique(raw["city"], parse_city)
-    out["state"] = _per_unique(raw["state"], parse_state)
-    out["zip"] = _per_unique(raw["zip"], parse_zip)
+    for columns, part_flags in parts:
+        for col, values in columns.items():
+            out[col] = values
+        flags.extend(pd.Series(f, dtype=object) for f in part_flags)
+    out = out[["record_id", "source", *NORMALISED_ORDER]]
 
     flags.extend(_drop_shared_identifiers(out))
     joined = pd.Series(flags[0].to_numpy(dtype=object)).str.cat(
@@ -111,6 +79,67 @@ def normalise_frame(raw: pd.DataFrame, day_order: Mapping[str, DayOrder] | None 
     out["quality_flags"] = joined.str.replace(r";{2,}", ";", regex=True).str.strip(";").to_numpy()
     out.attrs["day_order"] = hints
     return out
+
+
+PARALLEL_RECORDS = 50_000  # below this, forking costs more than it saves
+NORMALISED_ORDER = ("first", "middle", "last", "suffix", "newborn", "first_token", "last_tokens", "first_phonetic",
+                    "last_phonetic", "dob", "dob_year", "dob_month", "dob_day", "sex", "ssn", "ssn_last4",
+                    "ssn_valid", "phone", "email", "street", "house_number", "street_name", "unit", "city", "state",
+                    "zip")
+
+
+def _name_columns(raw: pd.DataFrame) -> tuple[dict[str, np.ndarray], list[np.ndarray]]:
+    """Normalised name columns and their quality flags (plain arrays: cheap to return from a worker)."""
+    cols: dict[str, np.ndarray] = {}
+    name_cols = ["first_name", "last_name", "middle_name", "suffix"]
+    name_keys = raw[name_cols[0]].str.cat([raw[c] for c in name_cols[1:]], sep="\x1f")
+    names = _Parsed(name_keys, lambda k: parse_name(*k.split("\x1f")))
+    for col in ("first", "middle", "last", "suffix", "newborn"):
+        cols[col] = names.field(col)
+    cols["newborn"] = cols["newborn"].astype(bool)
+    flags = [np.array([";".join(f) for f in names.field("flags")], dtype=object)]
+    first_token = _per_unique(raw["first_name"], first_name_token)
+    first_token[cols["first"] == ""] = ""
+    cols["first_token"] = first_token
+    cols["last_tokens"] = _per_unique(raw["last_name"], lambda v: " ".join(last_name_tokens(v)))
+    cols["first_phonetic"] = _per_unique(pd.Series(first_token), phonetic)
+    cols["last_phonetic"] = _per_unique(pd.Series(cols["last"]), phonetic)
+    return cols, flags
+
+
+def _other_columns(raw: pd.DataFrame, hints: Mapping[str, DayOrder | None]
+                   ) -> tuple[dict[str, np.ndarray], list[np.ndarray]]:
+    """Normalised birth date, sex, identifiers, contact and address columns, with their flags."""
+    cols: dict[str, np.ndarray] = {}
+    flags: list[np.ndarray] = []
+    dob = np.full(len(raw), "", dtype=object)
+    dob_flag = np.full(len(raw), "", dtype=object)
+    for source, idx in raw.groupby(SOURCE_COLUMN, sort=True).indices.items():
+        parsed = _Parsed(raw["dob"].iloc[idx], lambda v, o=hints.get(source): parse_date(v, o))
+        dob[idx] = parsed.field("iso")
+        dob_flag[idx] = parsed.field("flag")
+    cols["dob"] = dob
+    flags.append(dob_flag)
+    dob_s = pd.Series(dob)
+    has_dob = dob_s != ""
+    cols["dob_year"] = np.where(has_dob, dob_s.str[:4].replace("", "-1"), "-1").astype(np.int32)
+    cols["dob_month"] = np.where(has_dob, dob_s.str[5:7].replace("", "-1"), "-1").astype(np.int32)
+    cols["dob_day"] = np.where(has_dob, dob_s.str[8:10].replace("", "-1"), "-1").astype(np.int32)
+    cols["sex"] = _per_unique(raw["sex"], parse_sex)
+    ssn = _Parsed(raw["ssn"], parse_ssn)
+    cols["ssn"] = ssn.field("full")
+    cols["ssn_last4"] = ssn.field("last4")
+    cols["ssn_valid"] = ssn.field("valid").astype(bool)
+    flags.append(ssn.field("flag"))
+    cols["phone"] = _per_unique(raw["phone"], parse_phone)
+    cols["email"] = _per_unique(raw["email"], parse_email)
+    street = _Parsed(raw["street"], parse_street)
+    for col, attr in (("street", "full"), ("house_number", "number"), ("street_name", "name"), ("unit", "unit")):
+        cols[col] = street.field(attr)
+    cols["city"] = _per_unique(raw["city"], parse_city)
+    cols["state"] = _per_unique(raw["state"], parse_state)
+    cols["zip"] = _per_unique(raw["zip"], parse_zip)
+    return cols, flags
 
 
 def _drop_shared_identifiers(out: pd.DataFrame) -> list[pd.Series]:

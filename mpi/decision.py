@@ -65,6 +65,15 @@ class PairDecisions:
 CONSECUTIVE_SSN_SPAN = 100  # twins' SSNs are issued one after the other, or nearly
 
 
+def _ssn_conflict(table: RecordTable, a: np.ndarray, b: np.ndarray, ssn_gamma: np.ndarray) -> np.ndarray:
+    """Two SSNs that cannot be one person's: both valid and far apart, or last four digits that
+    differ where one side is masked (``***-**-1234``)."""
+    both_valid = table.flags["ssn_valid"][a] & table.flags["ssn_valid"][b]
+    la, lb = table.codes["ssn_last4"][a], table.codes["ssn_last4"][b]
+    masked = (table.codes["ssn"][a] < 0) | (table.codes["ssn"][b] < 0)
+    return (both_valid & (ssn_gamma == 0)) | (masked & (la >= 0) & (lb >= 0) & (la != lb))
+
+
 def _ssn_mistyped(table: RecordTable, a: np.ndarray, b: np.ndarray, ssn_gamma: np.ndarray) -> np.ndarray:
     """SSNs one keystroke apart that are not (nearly) consecutive numbers: one SSN mistyped.
 
@@ -112,7 +121,7 @@ def _twin_evidence(scored: ScoredPairs, table: RecordTable, g: dict[str, np.ndar
         typo = both & close & (rarer <= TYPO_MAX_COUNT) & (rarer <= TYPO_FREQUENCY_RATIO * commoner)
     gi = {k: v[idx] for k, v in g.items()}
     nickname_and_middle = (gi["first_name"] == 5) & (gi["middle_name"] >= 1)
-    ssn_far = table.flags["ssn_valid"][a] & table.flags["ssn_valid"][b] & (gi["ssn"] == 0)
+    ssn_far = _ssn_conflict(table, a, b, gi["ssn"])
     two_people[idx] = (gi["sex"] == 0) | (gi["middle_name"] == 0) | ssn_far
     same_person[idx] = (typo | nickname_and_middle | (gi["ssn"] >= 2)) & ~two_people[idx]
     return same_person, two_people
@@ -145,7 +154,7 @@ def decide(scored: ScoredPairs, table: RecordTable, thresholds: Thresholds = Thr
     first_weak = (g["first_name"] >= 1) & (g["first_name"] <= 3)  # similar-looking but not the same name
     dob_same = g["dob"] >= 3
     ssn_same = (g["ssn"] == 3) | _ssn_mistyped(table, a, b, g["ssn"])
-    ssn_conflict = table.flags["ssn_valid"][a] & table.flags["ssn_valid"][b] & (g["ssn"] == 0)
+    ssn_conflict = _ssn_conflict(table, a, b, g["ssn"])
     sex_conflict = g["sex"] == 0
     dob_conflict = g["dob"] == 0
     newborn = table.flags["newborn"][a] | table.flags["newborn"][b]

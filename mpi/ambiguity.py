@@ -16,6 +16,13 @@ from .decision import (RULE_BRIDGE, RULE_GENERATION_GAP, RULE_NEWBORN, RULE_SUFF
                        Thresholds)
 
 
+def _distinct_names_per_record(record: np.ndarray, name_code: np.ndarray, n_records: int) -> np.ndarray:
+    """For each record, how many different first names (codes >= 0) its partners carry."""
+    known = name_code >= 0
+    distinct = np.unique(np.stack([record[known], name_code[known]], axis=1), axis=0)
+    return np.bincount(distinct[:, 0], minlength=n_records) if len(distinct) else np.zeros(n_records, int)
+
+
 def release_unique_newborn_links(left: np.ndarray, right: np.ndarray, gamma: np.ndarray, probability: np.ndarray,
                                  decision: np.ndarray, rule: np.ndarray, table: RecordTable,
                                  thresholds: Thresholds) -> None:
@@ -35,9 +42,7 @@ def release_unique_newborn_links(left: np.ndarray, right: np.ndarray, gamma: np.
     baby = np.where(newborn[left[idx]], left[idx], right[idx])
     named = np.where(newborn[left[idx]], right[idx], left[idx])
     first_code = table.codes["first"][named]
-    frame = np.stack([baby, first_code], axis=1)
-    distinct = np.unique(frame[first_code >= 0], axis=0)
-    names_per_baby = np.bincount(distinct[:, 0], minlength=len(table)) if len(distinct) else np.zeros(len(table), int)
+    names_per_baby = _distinct_names_per_record(baby, first_code, len(table))
     unique = (names_per_baby[baby] == 1) & (first_code >= 0) & (probability[idx] >= thresholds.auto_link)
     release = idx[unique]
     decision[release] = Decision.AUTO_LINK
@@ -62,8 +67,7 @@ def hold_ambiguous_name_links(left: np.ndarray, right: np.ndarray, gamma: np.nda
     partner_name = np.concatenate([table.codes["first"][right[idx]], table.codes["first"][left[idx]]])
     pair_of = np.concatenate([idx, idx])
     keep = partner_name >= 0
-    distinct = np.unique(np.stack([ends[keep], partner_name[keep]], axis=1), axis=0)
-    names = np.bincount(distinct[:, 0], minlength=len(table)) if len(distinct) else np.zeros(len(table), int)
+    names = _distinct_names_per_record(ends[keep], partner_name[keep], len(table))
     ambiguous = pair_of[names[ends] >= 2]
     ambiguous = ambiguous[decision[ambiguous] == Decision.AUTO_LINK]
     decision[ambiguous] = Decision.REVIEW

@@ -65,7 +65,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     model = load_model(args.model) if args.model else None
     progress = _Progress(not args.quiet and (len(records) >= 20_000 or args.progress))
     try:
-        result = resolve_frame(records, model=model, thresholds=_thresholds(args), progress=progress)
+        result = resolve_frame(records, model=model, thresholds=_thresholds(args), progress=progress, validated=True)
     finally:
         progress.close()
     outputs = [(result.clusters, args.output)]

@@ -153,9 +153,13 @@ def _component_completion(n: int, scored: ScoredCandidates, comp: np.ndarray) ->
 
 def resolve_frame(raw: pd.DataFrame, model: FellegiSunterModel | None = None,
                   thresholds: Thresholds = Thresholds(), day_order: dict[str, DayOrder] | None = None,
-                  progress: Progress | None = None, seed: int = 0) -> Resolution:
-    """Resolve a DataFrame of canonical records into golden-record clusters."""
-    records = validate_records(raw)
+                  progress: Progress | None = None, seed: int = 0, validated: bool = False) -> Resolution:
+    """Resolve a DataFrame of canonical records into golden-record clusters.
+
+    ``validated=True`` skips re-validating a frame that :func:`mpi.records.read_records_csv` (or
+    :func:`mpi.records.validate_records`) just returned.
+    """
+    records = raw if validated else validate_records(raw)
     if progress:
         progress("normalising", 0, len(records))
     norm = normalise_frame(records, day_order)

@@ -7,11 +7,15 @@ a vector comparison, and per-value frequencies for the term-frequency adjustment
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ..normalise.names import name_family
+
+if TYPE_CHECKING:
+    from ..population import PopulationStats
 
 TEXT_COLUMNS = ("first", "first_token", "middle", "last", "last_tokens", "suffix", "first_phonetic",
                 "last_phonetic", "dob", "sex", "ssn", "ssn_last4", "phone", "email", "street", "house_number",
@@ -72,6 +76,17 @@ class RecordTable:
         population = frequency_frame if frequency_frame is not None else frame
         table.term_frequency = _term_frequencies(frame, population)
         table.population = {c: int((population[c] != "").sum()) for c in TF_COLUMNS}
+        return table
+
+    @classmethod
+    def from_records(cls, rows: list[dict], stats: "PopulationStats") -> "RecordTable":
+        """A small table (a query and its candidates) from normalised record dicts, with term
+        frequencies taken from ``stats`` (the population the model was measured on)."""
+        frame = pd.DataFrame(rows)
+        table = cls.from_frame(frame)
+        table.term_frequency = {c: np.array([stats.share(c, v) for v in table.text[c]], dtype=np.float64)
+                                for c in TF_COLUMNS}
+        table.population = {c: int(stats.totals.get(c, 0)) for c in TF_COLUMNS}
         return table
 
     def subset(self, positions: np.ndarray) -> "RecordTable":

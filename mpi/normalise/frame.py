@@ -52,15 +52,19 @@ def _per_unique(values: pd.Series, fn: Callable[[str], object]) -> np.ndarray:
     return _Parsed(values, fn).rows()
 
 
-def normalise_frame(raw: pd.DataFrame, day_order: Mapping[str, DayOrder] | None = None) -> pd.DataFrame:
+def normalise_frame(raw: pd.DataFrame, day_order: Mapping[str, DayOrder | None] | None = None,
+                    shared: Mapping[str, frozenset[str]] | None = None) -> pd.DataFrame:
     """Normalise validated canonical records (see :func:`mpi.records.validate_records`).
 
     ``day_order`` maps a source name to its numeric date order (``"mdy"``/``"dmy"``); for sources
-    without a hint the order is inferred from that source's unambiguous dates when they agree.
+    without a hint the order is inferred from that source's unambiguous dates when they agree
+    (a source present in ``day_order`` with ``None`` stays undecided). ``shared`` gives the
+    placeholder identifiers to blank (per column); without it they are detected in ``raw``.
+    The hints and placeholders used are left in ``out.attrs``.
     """
     hints = dict(day_order or {})
     for source, idx in raw.groupby(SOURCE_COLUMN, sort=True).groups.items():
-        if not hints.get(source):
+        if source not in hints:
             hints[source] = infer_day_order(raw.loc[idx, "dob"].drop_duplicates().head(50_000).tolist())
     # the name fields and the other fields are independent halves of the work
     halves = [lambda: _name_columns(raw), lambda: _other_columns(raw, hints)]
@@ -73,7 +77,7 @@ def normalise_frame(raw: pd.DataFrame, day_order: Mapping[str, DayOrder] | None 
         flags.extend(pd.Series(f, dtype=object) for f in part_flags)
     out = out[["record_id", "source", *NORMALISED_ORDER]]
 
-    flags.extend(_drop_shared_identifiers(out))
+    flags.extend(_drop_shared_identifiers(out, shared))
     joined = pd.Series(flags[0].to_numpy(dtype=object)).str.cat(
         [pd.Series(f.to_numpy(dtype=object)) for f in flags[1:]], sep=";")
     out["quality_flags"] = joined.str.replace(r";{2,}", ";", regex=True).str.strip(";").to_numpy()
@@ -142,19 +146,26 @@ def _other_columns(raw: pd.DataFrame, hints: Mapping[str, DayOrder | None]
     return cols, flags
 
 
-def _drop_shared_identifiers(out: pd.DataFrame) -> list[pd.Series]:
-    """Blank identifiers that many different people share (a source's stand-in value)."""
+def _drop_shared_identifiers(out: pd.DataFrame, known: Mapping[str, frozenset[str]] | None = None
+                             ) -> list[pd.Series]:
+    """Blank identifiers that many different people share (a source's stand-in value); ``known``
+    fixes the set instead of measuring it here. The set used lands in ``out.attrs``."""
     flags = []
+    out.attrs["shared_identifiers"] = {}
     person = out["first_phonetic"] + "|" + out["dob"]
     for col in ("ssn", "phone", "email"):
         present = out[col] != ""
         if not present.any():
             continue
-        sub = pd.DataFrame({"v": out.loc[present, col], "p": person[present], "d": out.loc[present, "dob"],
-                            "f": out.loc[present, "first_phonetic"]})
-        stats = sub.groupby("v").agg(dobs=("d", "nunique"), firsts=("f", "nunique"))
-        limit = SHARED_ID_DISTINCT_PEOPLE if col == "ssn" else 3 * SHARED_ID_DISTINCT_PEOPLE
-        shared = stats.index[(stats["dobs"] >= limit) & (stats["firsts"] >= limit)]
+        if known is not None:
+            shared = sorted(known.get(col, frozenset()))
+        else:
+            sub = pd.DataFrame({"v": out.loc[present, col], "p": person[present], "d": out.loc[present, "dob"],
+                                "f": out.loc[present, "first_phonetic"]})
+            stats = sub.groupby("v").agg(dobs=("d", "nunique"), firsts=("f", "nunique"))
+            limit = SHARED_ID_DISTINCT_PEOPLE if col == "ssn" else 3 * SHARED_ID_DISTINCT_PEOPLE
+            shared = stats.index[(stats["dobs"] >= limit) & (stats["firsts"] >= limit)]
+        out.attrs["shared_identifiers"][col] = frozenset(shared)
         mask = out[col].isin(shared) & present
         flag = pd.Series(np.where(mask, f"{col}_shared_placeholder", ""), index=out.index)
         if mask.any():

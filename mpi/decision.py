@@ -62,6 +62,13 @@ class PairDecisions:
     rule: np.ndarray  # object: rule name or ""
 
 
+def conflicting(cannot_link: np.ndarray, rule: np.ndarray) -> np.ndarray:
+    """Pairs that count against putting two records in one golden record: ruled apart, or capped
+    at review by a look-alike rule. A pair capped only for lack of evidence is no evidence of two
+    people. Batch clustering and real-time ingest both count conflicts with this."""
+    return cannot_link | ((rule != "") & (rule != RULE_NO_PERSON_EVIDENCE))
+
+
 CONSECUTIVE_SSN_SPAN = 100  # twins' SSNs are issued one after the other, or nearly
 
 

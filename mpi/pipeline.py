@@ -22,7 +22,7 @@ from .clustering import cluster
 from .compare.comparisons import COMPARISON_NAMES, gamma_matrix
 from .compare.table import RecordTable
 from .ambiguity import hold_ambiguous_name_links, hold_bridge_links, release_unique_newborn_links
-from .decision import RULE_NO_PERSON_EVIDENCE, Decision, PairDecisions, Thresholds, decide
+from .decision import Decision, PairDecisions, Thresholds, conflicting, decide
 from .model.fellegi_sunter import FellegiSunterModel, ScoredPairs
 from .normalise.dates import DayOrder
 from .normalise.frame import normalise_frame
@@ -193,13 +193,13 @@ def resolve_frame(raw: pd.DataFrame, model: FellegiSunterModel | None = None,
     def extra_weight(pa: np.ndarray, pb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         s = model.score(table, pa, pb)
         d = decide(s, table, thresholds)
-        return s.match_weight, _conflicting(d.cannot_link, d.rule)
+        return s.match_weight, conflicting(d.cannot_link, d.rule)
 
     # only pairs inside one link component can ever constrain a merge
     inside = comp[scored.left] == comp[scored.right]
     result = cluster(len(table), scored.left[inside], scored.right[inside], scored.match_weight[inside],
                      scored.decision[inside] == Decision.AUTO_LINK,
-                     _conflicting(scored.cannot_link[inside], scored.rule[inside]), floor, rank, extra_weight)
+                     conflicting(scored.cannot_link[inside], scored.rule[inside]), floor, rank, extra_weight)
     result.refused = np.flatnonzero(inside)[result.refused]
     ids = norm["record_id"].to_numpy()
     clusters = pd.DataFrame({"record_id": ids, "cluster_id": ids[result.labels]})
@@ -209,12 +209,6 @@ def resolve_frame(raw: pd.DataFrame, model: FellegiSunterModel | None = None,
              "refused_links": int(len(result.refused)), "clusters": int(clusters["cluster_id"].nunique()),
              "review_pairs": len(review)}
     return Resolution(clusters, review, model, norm, scored, candidates, thresholds, stats)
-
-
-def _conflicting(cannot_link: np.ndarray, rule: np.ndarray) -> np.ndarray:
-    """Pairs that count against a cluster merge: ruled apart, or capped at review by a look-alike
-    rule. A pair capped only for lack of evidence is no evidence of two people."""
-    return cannot_link | ((rule != "") & (rule != RULE_NO_PERSON_EVIDENCE))
 
 
 def _concat(a: ScoredCandidates, b: ScoredCandidates) -> ScoredCandidates:

@@ -1,0 +1,856 @@
+"""The persistent master patient index: ``MasterPatientIndex(database_url)``.
+
+The facade owns transactions and locking; the algorithms live elsewhere (normalising, keys,
+comparators, model and decision rules in the batch modules; the real-time choice in
+:mod:`mpi.realtime`; golden fields in :mod:`mpi.survivorship`). Every change happens in one
+transaction together with its event, so a link, its golden record and its history land together
+or not at all.
+
+Concurrency. Two records of one person share at least one blocking key (otherwise they could
+never be candidates of each other), so an ingest first takes a transaction-scoped lock on each of
+its keys (PostgreSQL advisory locks, in sorted order; SQLite serialises writers with
+``BEGIN IMMEDIATE``). Golden rows are locked ``FOR UPDATE`` before their membership changes, and a
+golden found merged away meanwhile sends the work round again. Serialization failures, deadlocks
+and busy files are retried (:func:`mpi.store.database.with_retries`).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
+
+from .blocking.keys import RecordKey, frame_keys
+from .decision import Decision, Thresholds
+from .errors import InputError, NotFittedError
+from .model.fellegi_sunter import FellegiSunterModel
+from .model.serialise import model_from_dict, model_to_dict
+from .normalise.frame import normalise_frame
+from .population import PopulationStats
+from .realtime import MAX_MEMBERS_SCORED, Choice, Matcher
+from .records import CANONICAL_COLUMNS, ID_COLUMN, SOURCE_COLUMN, validate_records
+from .store.database import Conflict, NotFound, Retry, StoreError, is_sqlite, make_engine, upgrade, with_retries
+from .store.schema import (BlockKey, Event, Golden, Link, MatchLabel, ModelVersion, RecordVersion, ReviewTask,
+                           SourceRecord, utcnow)
+from .survivorship import Member, SurvivorshipPolicy, golden_attributes
+
+log = logging.getLogger(__name__)
+
+SR, RV, GO, LI, BK, RT, ML, EV, MV = (t.__table__ for t in (SourceRecord, RecordVersion, Golden, Link, BlockKey,
+                                                             ReviewTask, MatchLabel, Event, ModelVersion))
+OUTCOME = {Decision.AUTO_LINK: "auto_link", Decision.REVIEW: "review", Decision.DISTINCT: "new"}
+MATCH_GRADE = {Decision.AUTO_LINK: "certain", Decision.REVIEW: "probable", Decision.DISTINCT: "possible"}
+MIN_MATCH_PROBABILITY = 0.05  # below this a golden record is no candidate worth showing
+
+
+@dataclass
+class IngestResult:
+    """What happened to one incoming record."""
+
+    source: str
+    record_id: str
+    golden_id: str
+    decision: str  # auto_link | review | new | unchanged | manual
+    probability: float
+    explanation: dict = field(default_factory=dict)
+    review_task_id: int | None = None
+    model_version: str | None = None
+
+
+@dataclass
+class MatchCandidate:
+    """A stored golden record ranked against a query record (nothing stored)."""
+
+    golden_id: str
+    probability: float
+    decision: str  # auto_link | review | new (what ingesting the query would do with this golden)
+    grade: str  # certain | probable | possible
+    explanation: dict = field(default_factory=dict)
+
+
+@dataclass
+class GoldenRecord:
+    """A person: current fields with provenance, member source records and merged-away ids."""
+
+    id: str
+    status: str
+    attributes: dict
+    members: list[dict]
+    replaced_ids: list[str]
+    requested_id: str  # the id asked for (may be merged away into ``id``)
+
+
+def canonical_raw(record: Mapping[str, object]) -> dict[str, str]:
+    """The record's canonical fields as strings (missing -> ""), with record_id and source checked."""
+    if not isinstance(record, Mapping):
+        raise InputError("a record must be a mapping of field names to values")
+    rid = record.get(ID_COLUMN)
+    if rid is None or str(rid).strip() == "":
+        raise InputError("record has no record_id", column=ID_COLUMN)
+    out = {}
+    for col in CANONICAL_COLUMNS:
+        value = record.get(col)
+        out[col] = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+    out[ID_COLUMN] = out[ID_COLUMN].strip()
+    out[SOURCE_COLUMN] = out[SOURCE_COLUMN].strip() or "default"
+    if len(out[ID_COLUMN]) > 200 or len(out[SOURCE_COLUMN]) > 200:
+        raise InputError("record_id and source may be at most 200 characters", record_id=out[ID_COLUMN][:40],
+                         column=ID_COLUMN if len(out[ID_COLUMN]) > 200 else SOURCE_COLUMN)
+    return out
+
+
+def content_hash(raw: Mapping[str, str]) -> str:
+    return hashlib.sha256(json.dumps([raw.get(c, "") for c in CANONICAL_COLUMNS]).encode()).hexdigest()
+
+
+def _lock_id(value: str) -> int:
+    return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), default=_json_default)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+class MasterPatientIndex:
+    """A master patient index backed by a SQL database (SQLite file or PostgreSQL).
+
+    ``lock_keys=False`` turns off the blocking-key locks; it exists only so a test can show that
+    concurrent loaders then create duplicate golden records. Do not use it otherwise.
+    """
+
+    def __init__(self, database_url: str | None = None, *, thresholds: Thresholds | None = None,
+                 survivorship: SurvivorshipPolicy = SurvivorshipPolicy(), migrate: bool = True,
+                 lock_keys: bool = True) -> None:
+        self.engine = make_engine(database_url)
+        self.url = self.engine.url.render_as_string(hide_password=True)
+        if migrate:
+            with_retries(lambda: upgrade(self.engine))
+        self._thresholds = thresholds
+        self.survivorship = survivorship
+        self.lock_keys = lock_keys
+        self._matcher: Matcher | None = None
+        self._model_version: str | None = None
+        self._before_write: Callable[[], None] | None = None  # test hook: widen race windows
+
+    # ----------------------------------------------------------------------------- plumbing
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "MasterPatientIndex":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self, write: bool = True) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            conn.info["write"] = write
+            with conn.begin():
+                yield conn
+
+    def _is_pg(self) -> bool:
+        return not is_sqlite(self.engine)
+
+    def _lock(self, conn: Connection, ids: Iterable[int]) -> None:
+        """Transaction-scoped advisory locks, taken in sorted order (no lock-order deadlocks)."""
+        if not self._is_pg() or not self.lock_keys:
+            return
+        ordered = sorted(set(ids))
+        conn.execute(text("SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(CAST(:ks AS bigint[])) AS k "
+                          "ORDER BY 1) s"), {"ks": ordered})
+
+    def _lock_goldens(self, conn: Connection, ids: Iterable[str]) -> dict[str, tuple[str, str | None]]:
+        """Lock golden rows (sorted) and return their (status, replaced_by)."""
+        ordered = sorted(set(ids))
+        if not ordered:
+            return {}
+        q = select(GO.c.id, GO.c.status, GO.c.replaced_by).where(GO.c.id.in_(ordered)).order_by(GO.c.id)
+        if self._is_pg():
+            q = q.with_for_update()
+        return {r.id: (r.status, r.replaced_by) for r in conn.execute(q)}
+
+    # ----------------------------------------------------------------------------- models
+    @property
+    def matcher(self) -> Matcher:
+        if self._matcher is None:
+            self._load_active_model()
+        if self._matcher is None:
+            raise NotFittedError("the store has no model yet: run `mpi load RECORDS.csv` (learns one) or "
+                                 "register one with MasterPatientIndex.register_model")
+        return self._matcher
+
+    @property
+    def model_version(self) -> str | None:
+        if self._matcher is None:
+            self._load_active_model()
+        return self._model_version
+
+    def _load_active_model(self) -> None:
+        with self._tx(write=False) as conn:
+            row = conn.execute(select(MV).where(MV.c.active.is_(True)).order_by(MV.c.created_at.desc())).first()
+        if row is None:
+            return
+        model = model_from_dict(json.loads(row.body))
+        thresholds = self._thresholds or Thresholds(**json.loads(row.thresholds))
+        self._matcher = Matcher(model, PopulationStats.from_dict(json.loads(row.stats)), thresholds)
+        self._model_version = row.id
+
+    def has_model(self) -> bool:
+        return self.model_version is not None
+
+    def register_model(self, model: FellegiSunterModel, stats: PopulationStats,
+                       thresholds: Thresholds = Thresholds(), origin: str = "", only_if_none: bool = False) -> str:
+        """Store a model with the population statistics it scores with, and make it the active one.
+
+        ``only_if_none``: keep the store's active model if it has one (several loaders starting at
+        once each learn a model; the first stored wins and the others use it).
+        """
+        body = model_to_dict(model, {"auto_link": thresholds.auto_link, "review": thresholds.review})
+        version = body["model_version"]
+
+        def work() -> str:
+            with self._tx() as conn:
+                self._lock(conn, [_lock_id("model registration")])
+                active = conn.execute(select(MV.c.id).where(MV.c.active.is_(True))).scalars().first()
+                if only_if_none and active is not None:
+                    return active
+                conn.execute(update(MV).values(active=False))
+                if conn.execute(select(MV.c.id).where(MV.c.id == version)).first():
+                    conn.execute(update(MV).where(MV.c.id == version).values(active=True))
+                else:
+                    conn.execute(insert(MV).values(
+                        id=version, created_at=utcnow(), body=_dumps(body), stats=_dumps(stats.to_dict()),
+                        thresholds=_dumps({"auto_link": thresholds.auto_link, "review": thresholds.review}),
+                        active=True, origin=origin[:200]))
+                self._event(conn, "model", "system", detail={"model_version": version, "origin": origin[:200]})
+                return version
+
+        chosen = with_retries(work)
+        self._matcher = None
+        self._load_active_model()
+        return chosen
+
+    def learn_model(self, records: pd.DataFrame, origin: str = "", seed: int = 0,
+                    model: FellegiSunterModel | None = None) -> str:
+        """Measure a file's population (and, unless ``model`` is given, learn a model from it
+        without labels), store both, and return the model version in use."""
+        from .pipeline import compute_gamma
+        from .blocking.candidates import candidate_pairs
+        from .compare.table import RecordTable
+
+        frame = validate_records(records)
+        norm = normalise_frame(frame)
+        stats = PopulationStats.from_normalised(norm)
+        if model is None:
+            table = RecordTable.from_frame(norm)
+            cands = candidate_pairs(norm)
+            gamma, _ = compute_gamma(table, cands.left, cands.right)
+            model = FellegiSunterModel(seed=seed).fit(table, cands.left, cands.right, gamma)
+        return self.register_model(model, stats, self._thresholds or Thresholds(), origin, only_if_none=True)
+
+    # ----------------------------------------------------------------------------- ingest
+    def ingest(self, record: Mapping[str, object], actor: str = "system") -> IngestResult:
+        """Store one record and link it: to a golden record (auto_link), to a new golden record
+        waiting for review (review), or to a new golden record (new). Re-sending identical data
+        changes nothing (``unchanged``); changed data makes a new version and re-evaluates the
+        link, except that a steward's manual link is kept."""
+        raw = canonical_raw(record)
+        norm = self.matcher.normalise(raw)
+        keys = self.matcher.keys(norm)
+        return with_retries(lambda: self._ingest_tx(raw, norm, keys, actor))
+
+    def ingest_frame(self, records: pd.DataFrame, actor: str = "system", batch_size: int = 200,
+                     progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+        """Ingest a DataFrame of canonical records in file order, exactly as ingesting them one by
+        one would, but normalised and keyed in one vectorised pass and committed ``batch_size``
+        records per transaction. Returns counts per outcome.
+
+        A batch is all-or-nothing; a crash loses at most the open batch, and running the same
+        records again skips what is stored unchanged, so an interrupted load can simply be rerun.
+        """
+        frame = validate_records(records)
+        m = self.matcher
+        norm = normalise_frame(frame, m.stats.day_order | {s: m.stats.day_order.get(s) for s in
+                                                           frame[SOURCE_COLUMN].unique()}, m.stats.shared)
+        keys = frame_keys(norm)
+        norm_rows = norm.drop(columns=["quality_flags"]).to_dict("records")
+        flags = norm["quality_flags"].tolist()
+        raws = frame[list(CANONICAL_COLUMNS)].to_dict("records")
+        counts: dict[str, int] = {}
+        for start in range(0, len(frame), batch_size):
+            stop = min(start + batch_size, len(frame))
+
+            def work(start: int = start, stop: int = stop) -> list[IngestResult]:
+                with self._tx() as conn:
+                    return [self._ingest_in(conn, canonical_raw(raws[i]), {**norm_rows[i], "quality_flags": flags[i]},
+                                            keys[i], actor) for i in range(start, stop)]
+
+            for r in with_retries(work):
+                counts[r.decision] = counts.get(r.decision, 0) + 1
+            if progress:
+                progress(stop, len(frame))
+        return counts
+
+    def _ingest_tx(self, raw: dict, norm: dict, keys: list[RecordKey], actor: str) -> IngestResult:
+        with self._tx() as conn:
+            return self._ingest_in(conn, raw, norm, keys, actor)
+
+    def _ingest_in(self, conn: Connection, raw: dict, norm: dict, keys: list[RecordKey], actor: str) -> IngestResult:
+        source, rid = raw[SOURCE_COLUMN], raw[ID_COLUMN]
+        chash = content_hash(raw)
+        self._lock(conn, [_lock_id(f"{source}\x1f{rid}"), *(k.key for k in keys)])
+        existing = conn.execute(select(SR.c.id, SR.c.content_hash, SR.c.current_version)
+                                .where(SR.c.source == source, SR.c.record_id == rid)).first()
+        if existing is not None and existing.content_hash == chash:
+            return self._current_result(conn, existing.id, source, rid, "unchanged")
+        now = utcnow()
+        norm_json = _dumps(norm)
+        if existing is None:
+            pk = conn.execute(insert(SR).values(source=source, record_id=rid, current_version=1, content_hash=chash,
+                                                normalised=norm_json, created_at=now, updated_at=now)
+                              .returning(SR.c.id)).scalar_one()
+            version = 1
+        else:
+            pk, version = existing.id, existing.current_version + 1
+            conn.execute(update(SR).where(SR.c.id == pk).values(current_version=version, content_hash=chash,
+                                                                 normalised=norm_json, updated_at=now))
+            conn.execute(delete(BK).where(BK.c.record == pk))
+            conn.execute(update(RT).where(RT.c.record == pk, RT.c.status.in_(("open", "claimed")))
+                         .values(status="obsolete"))
+        conn.execute(insert(RV).values(record=pk, version=version, content_hash=chash, raw=_dumps(raw),
+                                       normalised=norm_json, received_at=now, actor=actor))
+        if keys:
+            conn.execute(insert(BK), [{"key": k.key, "record": pk, "fine": k.fine} for k in keys])
+
+        old = None
+        if existing is not None:
+            old = conn.execute(select(LI).where(LI.c.record == pk)).first()
+            if old is not None and old.state == "manual":
+                self._refresh_goldens(conn, [old.golden_id])
+                self._event(conn, "update", actor, golden_id=old.golden_id, record=pk,
+                            detail={"version": version, "decision": "manual"})
+                return IngestResult(source, rid, old.golden_id, "manual", old.probability,
+                                    json.loads(old.explanation), None, old.model_version)
+
+        m = self.matcher
+        members = self._candidate_members(conn, keys, exclude=pk)
+        choice = self._choose(norm, members)
+        if self._before_write is not None:
+            self._before_write()
+        target = choice.golden_id if choice.decision == Decision.AUTO_LINK else None
+        if target is not None:
+            status = self._lock_goldens(conn, [target] + ([old.golden_id] if old is not None else []))
+            if status.get(target, ("gone",))[0] != "active":
+                raise Retry("the chosen golden record changed meanwhile")
+        explanation = self._explanation(choice)
+        if old is not None:
+            alone = conn.execute(select(func.count()).select_from(LI).where(LI.c.golden_id == old.golden_id,
+                                                                           LI.c.record != pk)).scalar_one() == 0
+            if target is None and alone:
+                target = old.golden_id  # still its own person: keep the id
+            if target != old.golden_id and alone:
+                conn.execute(update(GO).where(GO.c.id == old.golden_id)
+                             .values(status="merged", replaced_by=target, updated_at=now))
+        if target is None:
+            target = self._new_golden(conn, pk, source, rid, now)
+        state = "review" if choice.decision == Decision.REVIEW else "auto"
+        link_values = dict(golden_id=target, state=state, probability=float(choice.probability),
+                           explanation=_dumps(explanation), model_version=self.model_version, actor=actor,
+                           linked_at=now)
+        if old is None:
+            conn.execute(insert(LI).values(record=pk, **link_values))
+        else:
+            conn.execute(update(LI).where(LI.c.record == pk).values(**link_values))
+        self._refresh_goldens(conn, [target] + ([old.golden_id] if old is not None and old.golden_id != target
+                                                else []))
+        task_id = None
+        if choice.decision == Decision.REVIEW:
+            best = members[choice.best_member]
+            task_id = self._open_task(conn, "record_golden", pk, best["pk"], choice.golden_id, None,
+                                      choice.probability, explanation.get("rule", ""), explanation)
+        for other in choice.also_linked:  # it would join two people: a possible duplicate pair
+            mem = members[other.best_member]
+            self._open_task(conn, "golden_golden", pk, mem["pk"], target, other.golden_id, other.probability,
+                            "record matches two golden records", self._explanation_of(other.best_member))
+        decision = OUTCOME[choice.decision]
+        self._event(conn, "ingest" if old is None else "update", actor, golden_id=target, record=pk,
+                    detail={"version": version, "decision": decision, "probability": round(choice.probability, 6),
+                            "model_version": self.model_version, "review_task": task_id,
+                            "previous_golden": old.golden_id if old is not None else None})
+        return IngestResult(source, rid, target, decision, float(choice.probability), explanation, task_id,
+                            self.model_version)
+
+    # the last scoring, kept for the explanations of the also-linked goldens
+    _last_scores = None
+
+    def _choose(self, norm: dict, members: list[dict]) -> Choice:
+        m = self.matcher
+        if not members:
+            self._last_scores = None
+            return Choice(Decision.DISTINCT, None, 0.0, None)
+        scores = m.score(norm, [x["norm"] for x in members])
+        self._last_scores = scores
+        return m.choose(scores, [x["golden"] for x in members])
+
+    def _explanation_of(self, k: int | None) -> dict:
+        if k is None or self._last_scores is None:
+            return {}
+        return self._last_scores.explanation(k)
+
+    def _explanation(self, choice: Choice) -> dict:
+        return self._explanation_of(choice.best_member)
+
+    def _candidate_members(self, conn: Connection, keys: list[RecordKey], exclude: int | None) -> list[dict]:
+        """Stored records sharing a blocking key with the query, and the other members of their
+        golden records (so a record is checked against the whole person it would join)."""
+        if not keys:
+            return []
+        by_key = {k.key: k for k in keys}
+        counts = dict(conn.execute(select(BK.c.key, func.count()).where(BK.c.key.in_(list(by_key)))
+                                   .group_by(BK.c.key)).all())
+        small = [k for k, n in counts.items() if n + 1 <= by_key[k].cap]
+        fine = [by_key[k].fine for k, n in counts.items() if n + 1 > by_key[k].cap and by_key[k].fine != 0]
+        found: set[int] = set()
+        if small:
+            found.update(conn.execute(select(BK.c.record).where(BK.c.key.in_(small))).scalars())
+        if fine:
+            caps = {by_key[k].fine: by_key[k].cap for k in by_key}
+            fine_counts = dict(conn.execute(select(BK.c.fine, func.count()).where(BK.c.fine.in_(fine))
+                                            .group_by(BK.c.fine)).all())
+            ok = [f for f, n in fine_counts.items() if n + 1 <= caps[f]]
+            if ok:
+                found.update(conn.execute(select(BK.c.record).where(BK.c.fine.in_(ok))).scalars())
+        found.discard(exclude)
+        if not found:
+            return []
+        goldens = set(conn.execute(select(LI.c.golden_id).where(LI.c.record.in_(sorted(found)))).scalars())
+        rows = conn.execute(select(LI.c.record, LI.c.golden_id, SR.c.normalised)
+                            .join(SR, SR.c.id == LI.c.record).where(LI.c.golden_id.in_(sorted(goldens)))
+                            .order_by(LI.c.golden_id, LI.c.record.desc())).all()
+        out, per_golden = [], {}
+        for r in rows:
+            if r.record == exclude:
+                continue
+            n = per_golden.get(r.golden_id, 0)
+            if n >= MAX_MEMBERS_SCORED and r.record not in found:
+                continue
+            per_golden[r.golden_id] = n + 1
+            out.append({"pk": r.record, "golden": r.golden_id, "norm": json.loads(r.normalised)})
+        out.sort(key=lambda x: x["pk"])  # scoring order independent of the database's row order
+        return out
+
+    def _new_golden(self, conn: Connection, founder: int, source: str, rid: str, now: dt.datetime) -> str:
+        n = conn.execute(select(func.count()).select_from(GO).where(GO.c.founder == founder)).scalar_one()
+        gid = "G" + hashlib.blake2b(f"{source}\x1f{rid}\x1f{n}".encode(), digest_size=8).hexdigest()
+        conn.execute(insert(GO).values(id=gid, status="active", replaced_by=None, attributes="{}", founder=founder,
+                                       created_at=now, updated_at=now))
+        return gid
+
+    def _refresh_goldens(self, conn: Connection, ids: Iterable[str]) -> None:
+        """Recompute survivorship of these golden records from their current members."""
+        for gid in dict.fromkeys(ids):
+            rows = conn.execute(select(SR.c.source, SR.c.record_id, RV.c.raw, RV.c.normalised, RV.c.id)
+                                .join(LI, LI.c.record == SR.c.id)
+                                .join(RV, (RV.c.record == SR.c.id) & (RV.c.version == SR.c.current_version))
+                                .where(LI.c.golden_id == gid)).all()
+            members = [Member(r.source, r.record_id, json.loads(r.raw), json.loads(r.normalised), r.id) for r in rows]
+            attrs = golden_attributes(members, self.survivorship) if members else {}
+            conn.execute(update(GO).where(GO.c.id == gid).values(attributes=_dumps(attrs), updated_at=utcnow()))
+
+    def _open_task(self, conn: Connection, kind: str, record: int | None, candidate: int | None, golden: str | None,
+                   other: str | None, probability: float, rule: str, explanation: dict) -> int:
+        if kind == "golden_golden":
+            a, b = sorted([golden or "", other or ""])
+            dup = conn.execute(select(RT.c.id).where(RT.c.kind == kind, RT.c.golden_id == a, RT.c.other_golden_id == b,
+                                                     RT.c.status.in_(("open", "claimed")))).first()
+            if dup is not None:
+                return dup.id
+            golden, other = a, b
+        return conn.execute(insert(RT).values(kind=kind, record=record, candidate_record=candidate, golden_id=golden,
+                                              other_golden_id=other, probability=float(probability),
+                                              priority=float(probability), rule=rule[:200],
+                                              explanation=_dumps(explanation), status="open",
+                                              created_at=utcnow()).returning(RT.c.id)).scalar_one()
+
+    def _event(self, conn: Connection, kind: str, actor: str, reason: str = "", golden_id: str | None = None,
+               other_golden_id: str | None = None, record: int | None = None, detail: dict | None = None) -> None:
+        conn.execute(insert(EV).values(at=utcnow(), kind=kind, actor=actor, reason=reason, golden_id=golden_id,
+                                       other_golden_id=other_golden_id, record=record, detail=_dumps(detail or {})))
+
+    def _current_result(self, conn: Connection, pk: int, source: str, rid: str, decision: str) -> IngestResult:
+        link = conn.execute(select(LI).where(LI.c.record == pk)).first()
+        if link is None:
+            raise StoreError("stored record has no golden record")  # cannot happen: written together
+        return IngestResult(source, rid, link.golden_id, decision, link.probability, json.loads(link.explanation),
+                            None, link.model_version)
+
+    # ----------------------------------------------------------------------------- match
+    def match(self, record: Mapping[str, object], limit: int = 10) -> list[MatchCandidate]:
+        """Golden records ranked against ``record``, best first, without storing anything."""
+        if limit < 1:
+            raise InputError("limit must be at least 1", column="limit")
+        raw = canonical_raw({ID_COLUMN: "query", **{k: v for k, v in record.items() if k != ID_COLUMN}})
+        m = self.matcher
+        norm = m.normalise(raw)
+        keys = m.keys(norm)
+        with self._tx(write=False) as conn:
+            members = self._candidate_members(conn, keys, exclude=None)
+        if not members:
+            return []
+        scores = m.score(norm, [x["norm"] for x in members])
+        choice = m.choose(scores, [x["golden"] for x in members])
+        out = []
+        for g in choice.ranked:
+            if g.probability < MIN_MATCH_PROBABILITY and g.decision == Decision.DISTINCT:
+                continue
+            out.append(MatchCandidate(g.golden_id, g.probability, OUTCOME[g.decision], MATCH_GRADE[g.decision],
+                                      scores.explanation(g.best_member)))
+        return out[:limit]
+
+    # ----------------------------------------------------------------------------- reads
+    def resolve_id(self, golden_id: str) -> str:
+        """The active golden id a (possibly merged-away) id now means."""
+        with self._tx(write=False) as conn:
+            return self._follow(conn, golden_id)
+
+    def _follow(self, conn: Connection, golden_id: str) -> str:
+        seen = set()
+        gid = golden_id
+        while True:
+            row = conn.execute(select(GO.c.status, GO.c.replaced_by).where(GO.c.id == gid)).first()
+            if row is None:
+                raise NotFound(f"no golden record {golden_id!r}")
+            if row.status == "active" or row.replaced_by is None or gid in seen:
+                return gid
+            seen.add(gid)
+            gid = row.replaced_by
+
+    def golden(self, golden_id: str) -> GoldenRecord:
+        """A golden record (following merges to the survivor), with members and merged-away ids."""
+        with self._tx(write=False) as conn:
+            gid = self._follow(conn, golden_id)
+            row = conn.execute(select(GO).where(GO.c.id == gid)).one()
+            members = [dict(source=r.source, record_id=r.record_id, state=r.state, probability=r.probability,
+                            model_version=r.model_version, linked_by=r.actor, linked_at=r.linked_at.isoformat())
+                       for r in conn.execute(select(SR.c.source, SR.c.record_id, LI.c.state, LI.c.probability,
+                                                    LI.c.model_version, LI.c.actor, LI.c.linked_at)
+                                             .join(LI, LI.c.record == SR.c.id).where(LI.c.golden_id == gid)
+                                             .order_by(SR.c.source, SR.c.record_id))]
+            replaced = self._replaced_ids(conn, gid)
+        return GoldenRecord(gid, row.status, json.loads(row.attributes), members, replaced, golden_id)
+
+    def _replaced_ids(self, conn: Connection, gid: str) -> list[str]:
+        out, frontier = [], [gid]
+        while frontier:
+            found = list(conn.execute(select(GO.c.id).where(GO.c.replaced_by.in_(frontier))).scalars())
+            out.extend(found)
+            frontier = found
+        return sorted(out)
+
+    def cross_references(self, golden_id: str) -> list[tuple[str, str]]:
+        """Every (source, record_id) of the person: what an IHE PIX query answers."""
+        return [(m["source"], m["record_id"]) for m in self.golden(golden_id).members]
+
+    def golden_of(self, source: str, record_id: str) -> str:
+        """The golden id a source record belongs to."""
+        with self._tx(write=False) as conn:
+            gid = conn.execute(select(LI.c.golden_id).join(SR, SR.c.id == LI.c.record)
+                               .where(SR.c.source == source, SR.c.record_id == record_id)).scalar_one_or_none()
+        if gid is None:
+            raise NotFound(f"no stored record {record_id!r} from source {source!r}")
+        return gid
+
+    def history(self, golden_id: str) -> list[dict]:
+        """Every event that touched this golden record or the ids merged into it, oldest first."""
+        with self._tx(write=False) as conn:
+            gid = self._follow(conn, golden_id)
+            ids = [gid, *self._replaced_ids(conn, gid)]
+            if golden_id not in ids:
+                ids.append(golden_id)
+            rows = conn.execute(select(EV, SR.c.source, SR.c.record_id).outerjoin(SR, SR.c.id == EV.c.record)
+                                .where(EV.c.golden_id.in_(ids) | EV.c.other_golden_id.in_(ids))
+                                .order_by(EV.c.id)).all()
+        return [dict(id=r.id, at=r.at.isoformat(), kind=r.kind, actor=r.actor, reason=r.reason,
+                     golden_id=r.golden_id, other_golden_id=r.other_golden_id,
+                     record=None if r.record is None else {"source": r.source, "record_id": r.record_id},
+                     detail=json.loads(r.detail)) for r in rows]
+
+    # ----------------------------------------------------------------------------- steward actions
+    def merge(self, golden_a: str, golden_b: str, actor: str, reason: str = "") -> str:
+        """Merge ``golden_b`` into ``golden_a`` (the survivor); returns the survivor's id. The
+        merged-away id keeps resolving to the survivor. Undo with :meth:`unmerge`."""
+        _need_actor(actor)
+
+        def work() -> str:
+            with self._tx() as conn:
+                a, b = self._follow(conn, golden_a), self._follow(conn, golden_b)
+                if a == b:
+                    raise Conflict("these golden records are already one person")
+                status = self._lock_goldens(conn, [a, b])
+                if any(status.get(g, ("gone",))[0] != "active" for g in (a, b)):
+                    raise Retry("golden record changed meanwhile")
+                moved = [dict(r._mapping) for r in conn.execute(select(LI).where(LI.c.golden_id == b))]
+                tasks = list(conn.execute(select(RT.c.id).where(
+                    RT.c.status.in_(("open", "claimed")),
+                    ((RT.c.golden_id == a) & (RT.c.other_golden_id == b)) |
+                    ((RT.c.golden_id == b) & (RT.c.other_golden_id == a)))).scalars())
+                now = utcnow()
+                conn.execute(update(LI).where(LI.c.golden_id == b).values(golden_id=a, state="manual", actor=actor,
+                                                                          linked_at=now))
+                conn.execute(update(GO).where(GO.c.id == b).values(status="merged", replaced_by=a, updated_at=now))
+                if tasks:
+                    conn.execute(update(RT).where(RT.c.id.in_(tasks)).values(status="obsolete"))
+                self._refresh_goldens(conn, [a])
+                self._event(conn, "merge", actor, reason, golden_id=a, other_golden_id=b,
+                            detail={"moved_links": [_link_snapshot(x) for x in moved], "closed_tasks": tasks})
+                return a
+
+        return with_retries(work)
+
+    def unmerge(self, golden_id: str, actor: str, reason: str = "") -> str:
+        """Undo the merge that retired ``golden_id``: it becomes active again with exactly the links
+        it had (state, probability, explanation, model, actor, time), and the survivor gets its
+        fields back. Records moved elsewhere since are left where they are. Returns ``golden_id``."""
+        _need_actor(actor)
+
+        def work() -> str:
+            with self._tx() as conn:
+                row = conn.execute(select(GO.c.status, GO.c.replaced_by).where(GO.c.id == golden_id)).first()
+                if row is None:
+                    raise NotFound(f"no golden record {golden_id!r}")
+                if row.status != "merged":
+                    raise Conflict("this golden record was not merged away; to take a record out of a golden "
+                                   "record use split")
+                ev = conn.execute(select(EV).where(EV.c.kind == "merge", EV.c.other_golden_id == golden_id)
+                                  .order_by(EV.c.id.desc())).first()
+                if ev is None:
+                    raise Conflict("this golden record was retired when its only record moved, not by a merge; "
+                                   "split the record out instead")
+                survivor = ev.golden_id
+                self._lock_goldens(conn, [golden_id, survivor])
+                detail = json.loads(ev.detail)
+                restored = []
+                for snap in detail.get("moved_links", []):
+                    res = conn.execute(update(LI).where(LI.c.record == snap["record"], LI.c.golden_id == survivor)
+                                       .values(golden_id=golden_id, state=snap["state"],
+                                               probability=snap["probability"], explanation=snap["explanation"],
+                                               model_version=snap["model_version"], actor=snap["actor"],
+                                               linked_at=dt.datetime.fromisoformat(snap["linked_at"])))
+                    if res.rowcount:
+                        restored.append(snap["record"])
+                conn.execute(update(GO).where(GO.c.id == golden_id).values(status="active", replaced_by=None,
+                                                                           updated_at=utcnow()))
+                if detail.get("closed_tasks"):
+                    conn.execute(update(RT).where(RT.c.id.in_(detail["closed_tasks"]), RT.c.status == "obsolete")
+                                 .values(status="open"))
+                self._refresh_goldens(conn, [golden_id, survivor])
+                self._event(conn, "unmerge", actor, reason, golden_id=golden_id, other_golden_id=survivor,
+                            detail={"merge_event": ev.id, "restored_records": restored})
+                return golden_id
+
+        return with_retries(work)
+
+    def split(self, source: str, record_id: str, actor: str, reason: str = "") -> str:
+        """Take one record out of its golden record into a new one of its own (a manual link that
+        automatic re-matching never overrides). Returns the new golden id."""
+        _need_actor(actor)
+
+        def work() -> str:
+            with self._tx() as conn:
+                pk = conn.execute(select(SR.c.id).where(SR.c.source == source, SR.c.record_id == record_id)).scalar()
+                if pk is None:
+                    raise NotFound(f"no stored record {record_id!r} from source {source!r}")
+                link = conn.execute(select(LI).where(LI.c.record == pk)).one()
+                self._lock_goldens(conn, [link.golden_id])
+                others = list(conn.execute(select(LI.c.record).where(LI.c.golden_id == link.golden_id,
+                                                                      LI.c.record != pk)).scalars())
+                if not others:
+                    raise Conflict("the record is already alone in its golden record")
+                now = utcnow()
+                new = self._new_golden(conn, pk, source, record_id, now)
+                conn.execute(update(LI).where(LI.c.record == pk).values(golden_id=new, state="manual", actor=actor,
+                                                                        linked_at=now))
+                conn.execute(insert(ML), [dict(record_a=pk, record_b=o, same=False, actor=actor, reason=reason,
+                                               created_at=now) for o in others[:MAX_MEMBERS_SCORED]])
+                self._refresh_goldens(conn, [link.golden_id, new])
+                self._event(conn, "split", actor, reason, golden_id=new, other_golden_id=link.golden_id, record=pk,
+                            detail={"previous_link": _link_snapshot(dict(link._mapping))})
+                return new
+
+        return with_retries(work)
+
+    # ----------------------------------------------------------------------------- review
+    def review_tasks(self, status: str = "open", limit: int = 100) -> list[dict]:
+        """Review tasks, highest priority first."""
+        with self._tx(write=False) as conn:
+            q = select(RT).order_by(RT.c.priority.desc(), RT.c.id).limit(limit)
+            if status != "all":
+                q = q.where(RT.c.status == status)
+            return [_task_dict(r) for r in conn.execute(q)]
+
+    def review_task(self, task_id: int) -> dict:
+        with self._tx(write=False) as conn:
+            row = conn.execute(select(RT).where(RT.c.id == task_id)).first()
+        if row is None:
+            raise NotFound(f"no review task {task_id}")
+        return _task_dict(row)
+
+    def claim(self, task_id: int, actor: str) -> dict:
+        """Claim an open task for ``actor`` (so two stewards do not decide the same pair)."""
+        _need_actor(actor)
+
+        def work() -> dict:
+            with self._tx() as conn:
+                res = conn.execute(update(RT).where(RT.c.id == task_id, RT.c.status == "open")
+                                   .values(status="claimed", claimed_by=actor))
+                if res.rowcount == 0:
+                    row = conn.execute(select(RT.c.status, RT.c.claimed_by).where(RT.c.id == task_id)).first()
+                    if row is None:
+                        raise NotFound(f"no review task {task_id}")
+                    if not (row.status == "claimed" and row.claimed_by == actor):
+                        raise Conflict(f"review task {task_id} is {row.status}")
+                self._event(conn, "claim", actor, detail={"task": task_id})
+                return _task_dict(conn.execute(select(RT).where(RT.c.id == task_id)).one())
+
+        return with_retries(work)
+
+    def decide(self, task_id: int, decision: str | bool, actor: str, reason: str = "") -> dict:
+        """Record a steward's decision on a review task: ``same`` links the record into the golden
+        record (or merges the two golden records); ``different`` keeps them apart for good. Both are
+        stored as labels the model can learn from. Returns the decided task."""
+        _need_actor(actor)
+        same = decision is True or decision == "same"
+        if not same and decision not in (False, "different"):
+            raise InputError("decision must be 'same' or 'different'", column="decision")
+
+        def work() -> dict:
+            with self._tx() as conn:
+                task = conn.execute(select(RT).where(RT.c.id == task_id)).first()
+                if task is None:
+                    raise NotFound(f"no review task {task_id}")
+                if task.status not in ("open", "claimed"):
+                    raise Conflict(f"review task {task_id} is already {task.status}")
+                if task.status == "claimed" and task.claimed_by != actor:
+                    raise Conflict(f"review task {task_id} is claimed by another steward")
+                now = utcnow()
+                outcome = {}
+                if task.kind == "record_golden":
+                    rec_golden = conn.execute(select(LI.c.golden_id).where(LI.c.record == task.record)).scalar_one()
+                    target = self._follow(conn, task.golden_id)
+                    if same and rec_golden != target:
+                        status = self._lock_goldens(conn, [rec_golden, target])
+                        if any(status.get(g, ("gone",))[0] != "active" for g in (rec_golden, target)):
+                            raise Retry("golden record changed meanwhile")
+                        prev = conn.execute(select(LI).where(LI.c.record == task.record)).one()
+                        conn.execute(update(LI).where(LI.c.record == task.record)
+                                     .values(golden_id=target, state="manual", actor=actor, linked_at=now))
+                        left = conn.execute(select(func.count()).select_from(LI)
+                                            .where(LI.c.golden_id == rec_golden)).scalar_one()
+                        if left == 0:
+                            conn.execute(update(GO).where(GO.c.id == rec_golden)
+                                         .values(status="merged", replaced_by=target, updated_at=now))
+                        self._refresh_goldens(conn, [target, rec_golden])
+                        outcome = {"linked_to": target, "previous_link": _link_snapshot(dict(prev._mapping))}
+                    else:
+                        conn.execute(update(LI).where(LI.c.record == task.record)
+                                     .values(state="manual", actor=actor, linked_at=now))
+                        outcome = {"kept_in": rec_golden}
+                    event_golden, event_other = target, rec_golden
+                else:
+                    a, b = self._follow(conn, task.golden_id), self._follow(conn, task.other_golden_id)
+                    event_golden, event_other = a, b
+                    outcome = {"golden_ids": [a, b]}
+                conn.execute(update(RT).where(RT.c.id == task_id).values(
+                    status="decided", decision="same" if same else "different", decided_by=actor, decided_at=now,
+                    reason=reason))
+                if task.record is not None and task.candidate_record is not None:
+                    conn.execute(insert(ML).values(record_a=task.record, record_b=task.candidate_record, same=same,
+                                                   actor=actor, reason=reason, task_id=task_id, created_at=now))
+                self._event(conn, "decide", actor, reason, golden_id=event_golden, other_golden_id=event_other,
+                            record=task.record, detail={"task": task_id, "decision": "same" if same else "different",
+                                                        **outcome})
+                return task.kind, event_golden, event_other
+
+        kind, a, b = with_retries(work)
+        if kind == "golden_golden" and same and a != b:
+            self.merge(a, b, actor, reason or f"review task {task_id}")
+        return self.review_task(task_id)
+
+    def labels(self) -> pd.DataFrame:
+        """Stewards' decisions as labelled record pairs (record_id_l, record_id_r, same), the input
+        :func:`mpi.fit_supervised` learns from."""
+        with self._tx(write=False) as conn:
+            a, b = SR.alias("a"), SR.alias("b")
+            rows = conn.execute(select(a.c.record_id.label("record_id_l"), b.c.record_id.label("record_id_r"),
+                                       ML.c.same, ML.c.actor, ML.c.created_at)
+                                .join(a, a.c.id == ML.c.record_a).join(b, b.c.id == ML.c.record_b)
+                                .order_by(ML.c.id)).all()
+        return pd.DataFrame(rows, columns=["record_id_l", "record_id_r", "same", "actor", "created_at"])
+
+    # ----------------------------------------------------------------------------- export
+    def export(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The current state in the batch contract: (record_id, cluster_id) for every stored
+        record, and the open review pairs (record_id_l, record_id_r, match_probability)."""
+        with self._tx(write=False) as conn:
+            clusters = pd.DataFrame(conn.execute(select(SR.c.record_id, LI.c.golden_id)
+                                                 .join(LI, LI.c.record == SR.c.id).order_by(SR.c.id)).all(),
+                                    columns=["record_id", "cluster_id"])
+            a, b = SR.alias("a"), SR.alias("b")
+            la, lb = LI.alias("la"), LI.alias("lb")
+            rows = conn.execute(select(a.c.record_id, b.c.record_id, RT.c.probability)
+                                .join(a, a.c.id == RT.c.record).join(b, b.c.id == RT.c.candidate_record)
+                                .join(la, la.c.record == a.c.id).join(lb, lb.c.record == b.c.id)
+                                .where(RT.c.status.in_(("open", "claimed")), la.c.golden_id != lb.c.golden_id)).all()
+        review = pd.DataFrame([(min(x, y), max(x, y), round(p, 6)) for x, y, p in rows],
+                              columns=["record_id_l", "record_id_r", "match_probability"])
+        review = review.drop_duplicates(["record_id_l", "record_id_r"]).sort_values(["record_id_l", "record_id_r"])
+        return clusters, review.reset_index(drop=True)
+
+    def counts(self) -> dict[str, int]:
+        """Sizes of the store (records, versions, active golden records, open review tasks, events)."""
+        with self._tx(write=False) as conn:
+            def n(q) -> int:  # type: ignore[no-untyped-def]
+                return int(conn.execute(q).scalar_one())
+            return {"records": n(select(func.count()).select_from(SR)),
+                    "versions": n(select(func.count()).select_from(RV)),
+                    "golden_records": n(select(func.count()).select_from(GO).where(GO.c.status == "active")),
+                    "open_review_tasks": n(select(func.count()).select_from(RT)
+                                           .where(RT.c.status.in_(("open", "claimed")))),
+                    "events": n(select(func.count()).select_from(EV))}
+
+
+def _need_actor(actor: str) -> None:
+    if not actor or not str(actor).strip():
+        raise InputError("a manual action needs the actor who takes it", column="actor")
+
+
+def _link_snapshot(link: Mapping) -> dict:
+    return {"record": link["record"], "golden_id": link["golden_id"], "state": link["state"],
+            "probability": link["probability"], "explanation": link["explanation"],
+            "model_version": link["model_version"], "actor": link["actor"],
+            "linked_at": link["linked_at"].isoformat()}
+
+
+def _task_dict(r) -> dict:  # type: ignore[no-untyped-def]
+    return {"id": r.id, "kind": r.kind, "golden_id": r.golden_id, "other_golden_id": r.other_golden_id,
+            "record": r.record, "candidate_record": r.candidate_record, "probability": r.probability,
+            "priority": r.priority, "rule": r.rule, "explanation": json.loads(r.explanation), "status": r.status,
+            "claimed_by": r.claimed_by, "decision": r.decision, "decided_by": r.decided_by, "reason": r.reason,
+            "created_at": r.created_at.isoformat() if r.created_at else None,
+            "decided_at": r.decided_at.isoformat() if r.decided_at else None}

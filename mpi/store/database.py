@@ -1,0 +1,150 @@
+"""Connecting to the store: URL defaults, SQLite settings, migrations, and retries.
+
+SQLite is the embedded default (one file, no server). Its writers are serialised by taking the
+write lock at the start of each transaction (``BEGIN IMMEDIATE``), so a read-then-write ingest
+cannot interleave with another; a busy database is waited for, then retried, never surfaced as
+"database is locked". PostgreSQL serves several processes; they coordinate with advisory and row
+locks (see mpi.service) and retry serialization failures and deadlocks.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from ..errors import MPIError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SQLITE_FILE = "mpi.db"
+ENV_URL = "MPI_DATABASE_URL"
+MIGRATIONS = Path(__file__).with_name("migrations")
+T = TypeVar("T")
+
+
+class StoreError(MPIError):
+    """The store could not do what was asked (unknown id, a state that forbids the change...)."""
+
+
+class NotFound(StoreError):
+    """An id that the store does not hold."""
+
+
+class Conflict(StoreError):
+    """The request contradicts the store's current state (e.g. merging a golden with itself)."""
+
+
+def database_url(url: str | None = None) -> str:
+    """The URL to use: the given one, else ``MPI_DATABASE_URL``, else ``mpi.db`` in the working
+    directory. ``postgresql://`` is read as psycopg 3 (the driver we install)."""
+    url = url or os.environ.get(ENV_URL) or f"sqlite:///{Path.cwd() / DEFAULT_SQLITE_FILE}"
+    if "://" not in url:  # a bare path is a SQLite file
+        url = f"sqlite:///{Path(url).resolve()}"
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str | None = None) -> Engine:
+    """An engine for the store at ``url`` (see :func:`database_url`)."""
+    url = database_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False},
+                               pool_size=10, max_overflow=20)
+        _sqlite_settings(engine)
+    else:
+        engine = create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=True)
+    return engine
+
+
+def _sqlite_settings(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        # take the write lock up front: a read-then-write transaction cannot be overtaken
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write", True) else "BEGIN")
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Serialization failures, deadlocks and a busy SQLite file: worth trying again."""
+    if isinstance(exc, OperationalError) and "locked" in str(exc.orig).lower():
+        return True
+    if isinstance(exc, DBAPIError):
+        code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        if code in ("40001", "40P01", "55P03"):
+            return True
+    return isinstance(exc, (IntegrityError, Retry))
+
+
+class Retry(Exception):
+    """Raised inside a transaction when what it read changed under it; the work is redone."""
+
+
+def with_retries(work: Callable[[], T], attempts: int = 12) -> T:
+    """Run ``work`` (one whole transaction) again on a retryable failure, with jittered backoff.
+
+    A unique-constraint clash (two processes inserting the same source record) is retried too:
+    on the second attempt the other writer's row is visible and the work takes the update path.
+    """
+    for attempt in range(attempts):
+        try:
+            return work()
+        except Exception as exc:  # noqa: BLE001 - filtered just below
+            if attempt == attempts - 1 or not is_retryable(exc):
+                raise
+            log.debug("retrying a transaction after %s (attempt %d)", type(exc).__name__, attempt + 1)
+            time.sleep(min(0.5, 0.005 * 2 ** attempt) * (0.5 + random.random()))
+    raise AssertionError("unreachable")
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest migration (Alembic), once per database, safely when several
+    processes open a fresh database at the same time."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    with engine.connect() as conn:
+        conn.info["write"] = False
+        current = MigrationContext.configure(conn).get_current_revision()
+        conn.rollback()
+    if current == head:
+        return
+    with engine.connect() as conn:
+        if not is_sqlite(engine):
+            conn.execute(text("SELECT pg_advisory_lock(7261001)"))  # one migrator at a time
+            conn.commit()
+        try:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+            conn.commit()
+        finally:
+            if not is_sqlite(engine):
+                conn.execute(text("SELECT pg_advisory_unlock(7261001)"))
+                conn.commit()

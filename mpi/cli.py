@@ -7,6 +7,7 @@ import os
 import sys
 import tempfile
 
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from tqdm import tqdm
 
 from .decision import Thresholds
@@ -103,6 +104,56 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_load(args: argparse.Namespace) -> int:
+    from .service import MasterPatientIndex
+
+    records = read_records_csv(args.records)
+    override = None
+    if args.auto_link is not None or args.review is not None:
+        override = Thresholds(auto_link=args.auto_link if args.auto_link is not None else Thresholds.auto_link,
+                              review=args.review if args.review is not None else Thresholds.review)
+    with MasterPatientIndex(args.db, thresholds=override) as mpi:
+        origin = f"learned from {os.path.basename(args.records)}"
+        if args.model:
+            mpi.learn_model(records, origin=f"file {os.path.basename(args.model)}", model=load_model(args.model))
+        elif not mpi.has_model():
+            mpi.learn_model(records, origin=origin)
+        bar = None if args.quiet else tqdm(total=len(records), desc="loading", unit="rec", file=sys.stderr,
+                                             leave=False)
+
+        def progress(done: int, total: int) -> None:
+            if bar is not None:
+                bar.n = done
+                bar.refresh()
+
+        try:
+            counts = mpi.ingest_frame(records, batch_size=args.batch_size, progress=progress)
+        finally:
+            if bar is not None:
+                bar.close()
+        summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+        total = mpi.counts()
+        print(f"mpi: {len(records)} records loaded ({summary}); the store holds {total['records']} records in "
+              f"{total['golden_records']} golden records, {total['open_review_tasks']} open review tasks "
+              f"(model {mpi.model_version})", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .service import MasterPatientIndex
+
+    with MasterPatientIndex(args.db) as mpi:
+        clusters, review = mpi.export()
+    outputs = [(clusters, args.output)]
+    if args.review_output:
+        outputs.append((review, args.review_output))
+    for frame, path in outputs:
+        _write_atomic(frame, path)
+    print(f"mpi: {len(clusters)} records in {clusters['cluster_id'].nunique()} golden records; "
+          f"{len(review)} pairs for review", file=sys.stderr)
+    return 0
+
+
 def _read_labels(path: str, record_ids) -> tuple:
     """Labelled pairs CSV: record_id_l,record_id_r,same (1/0, true/false, same/different)."""
     import numpy as np
@@ -160,6 +211,23 @@ def build_parser() -> argparse.ArgumentParser:
                    "from stewards' decisions instead of unsupervised EM")
     thresholds(t)
     t.set_defaults(func=cmd_train)
+
+    db_help = "SQLAlchemy database URL (default: $MPI_DATABASE_URL, else the SQLite file mpi.db here)"
+    ld = sub.add_parser("load", help="ingest a records CSV into the persistent MPI")
+    ld.add_argument("records")
+    ld.add_argument("--db", help=db_help)
+    ld.add_argument("--model", help="a model JSON to use (default: the store's; with none, learn one from RECORDS)")
+    ld.add_argument("--batch-size", type=int, default=200, help="records per transaction (default %(default)s)")
+    ld.add_argument("--quiet", action="store_true", help="no progress bar")
+    ld.add_argument("--auto-link", type=float, default=None, help="override the model's auto-link threshold")
+    ld.add_argument("--review", type=float, default=None, help="override the model's review threshold")
+    ld.set_defaults(func=cmd_load)
+
+    ex = sub.add_parser("export", help="write the store's golden records as CLUSTERS.csv (batch contract)")
+    ex.add_argument("--db", help=db_help)
+    ex.add_argument("--output", required=True, help="CLUSTERS.csv: record_id,cluster_id (cluster_id = golden id)")
+    ex.add_argument("--review-output", help="REVIEW.csv: record_id_l,record_id_r,match_probability")
+    ex.set_defaults(func=cmd_export)
     return ap
 
 
@@ -174,6 +242,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # bad option values (thresholds)
         print(f"mpi: error: {exc}", file=sys.stderr)
         return 2
+    except SQLAlchemyError as exc:
+        # never the statement or its parameters: they can carry demographics
+        orig = getattr(exc, "orig", None) or exc
+        first = str(orig).strip().splitlines()[0] if isinstance(exc, OperationalError) and str(orig).strip() else ""
+        print(f"mpi: error: database error ({type(orig).__name__}){': ' + first[:200] if first else ''}; "
+              f"check --db", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -141,10 +141,14 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 def cmd_seed(args: argparse.Namespace) -> int:
     from .service import MasterPatientIndex
+    from .store.database import Conflict
     from .store.seed import seed_from_resolution
 
     records = read_records_csv(args.records)
     model = load_model(args.model) if args.model else None
+    with MasterPatientIndex(args.db) as mpi:
+        if mpi.counts()["records"]:
+            raise Conflict("seeding needs an empty store; use `mpi load` to add records to one that has some")
     progress = _Progress(not args.quiet)
     try:
         result = resolve_frame(records, model=model, progress=progress, validated=True)

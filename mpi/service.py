@@ -45,6 +45,18 @@ log = logging.getLogger(__name__)
 
 SR, RV, GO, LI, BK, RT, ML, EV, MV = (t.__table__ for t in (SourceRecord, RecordVersion, Golden, Link, BlockKey,
                                                              ReviewTask, MatchLabel, Event, ModelVersion))
+# Statements of the hot path, built once (building them per call costs more than running them).
+_FIND_RECORD = select(SR.c.id, SR.c.content_hash, SR.c.current_version).where(
+    SR.c.source == bindparam("s"), SR.c.record_id == bindparam("r"))
+_INSERT_RECORD = insert(SR).returning(SR.c.id)
+_INSERT_VERSION, _INSERT_KEY, _INSERT_LINK, _INSERT_GOLDEN, _INSERT_EVENT = (insert(t) for t in (RV, BK, LI, GO, EV))
+_COUNT_FOUNDED = select(func.count()).select_from(GO).where(GO.c.founder == bindparam("f"))
+_GOLDEN_MEMBERS = (select(SR.c.source, SR.c.record_id, RV.c.raw, RV.c.normalised, RV.c.id)
+                   .join(LI, LI.c.record == SR.c.id)
+                   .join(RV, (RV.c.record == SR.c.id) & (RV.c.version == SR.c.current_version))
+                   .where(LI.c.golden_id == bindparam("g")))
+_SET_ATTRIBUTES = update(GO).where(GO.c.id == bindparam("g")).values(attributes=bindparam("attributes"),
+                                                                     updated_at=bindparam("updated_at"))
 OUTCOME = {Decision.AUTO_LINK: "auto_link", Decision.REVIEW: "review", Decision.DISTINCT: "new"}
 MATCH_GRADE = {Decision.AUTO_LINK: "certain", Decision.REVIEW: "probable", Decision.DISTINCT: "possible"}
 MIN_MATCH_PROBABILITY = 0.05  # below this a golden record is no candidate worth showing
@@ -315,16 +327,14 @@ class MasterPatientIndex:
         source, rid = raw[SOURCE_COLUMN], raw[ID_COLUMN]
         chash = content_hash(raw)
         self._lock(conn, [_lock_id(f"{source}\x1f{rid}"), *(k.key for k in keys)])
-        existing = conn.execute(select(SR.c.id, SR.c.content_hash, SR.c.current_version)
-                                .where(SR.c.source == source, SR.c.record_id == rid)).first()
+        existing = conn.execute(_FIND_RECORD, {"s": source, "r": rid}).first()
         if existing is not None and existing.content_hash == chash:
             return self._current_result(conn, existing.id, source, rid, "unchanged")
         now = utcnow()
         norm_json = _dumps(norm)
         if existing is None:
-            pk = conn.execute(insert(SR).values(source=source, record_id=rid, current_version=1, content_hash=chash,
-                                                normalised=norm_json, created_at=now, updated_at=now)
-                              .returning(SR.c.id)).scalar_one()
+            pk = conn.execute(_INSERT_RECORD, dict(source=source, record_id=rid, current_version=1, content_hash=chash,
+                                                   normalised=norm_json, created_at=now, updated_at=now)).scalar_one()
             version = 1
         else:
             pk, version = existing.id, existing.current_version + 1
@@ -333,10 +343,10 @@ class MasterPatientIndex:
             conn.execute(delete(BK).where(BK.c.record == pk))
             conn.execute(update(RT).where(RT.c.record == pk, RT.c.status.in_(("open", "claimed")))
                          .values(status="obsolete"))
-        conn.execute(insert(RV).values(record=pk, version=version, content_hash=chash, raw=_dumps(raw),
-                                       normalised=norm_json, received_at=now, actor=actor))
+        conn.execute(_INSERT_VERSION, dict(record=pk, version=version, content_hash=chash, raw=_dumps(raw),
+                                           normalised=norm_json, received_at=now, actor=actor))
         if keys:
-            conn.execute(insert(BK), [{"key": k.key, "record": pk, "fine": k.fine} for k in keys])
+            conn.execute(_INSERT_KEY, [{"key": k.key, "record": pk, "fine": k.fine} for k in keys])
 
         old = None
         if existing is not None:
@@ -374,7 +384,7 @@ class MasterPatientIndex:
                            explanation=_dumps(explanation), model_version=self.model_version, actor=actor,
                            linked_at=now)
         if old is None:
-            conn.execute(insert(LI).values(record=pk, **link_values))
+            conn.execute(_INSERT_LINK, dict(record=pk, **link_values))
         else:
             conn.execute(update(LI).where(LI.c.record == pk).values(**link_values))
         self._refresh_goldens(conn, [target] + ([old.golden_id] if old is not None and old.golden_id != target
@@ -422,27 +432,25 @@ class MasterPatientIndex:
         if not keys:
             return []
         by_key = {k.key: k for k in keys}
-        counts = dict(conn.execute(select(BK.c.key, func.count()).where(BK.c.key.in_(list(by_key)))
-                                   .group_by(BK.c.key)).all())
-        small = [k for k, n in counts.items() if n + 1 <= by_key[k].cap]
-        fine = [by_key[k].fine for k, n in counts.items() if n + 1 > by_key[k].cap and by_key[k].fine != 0]
+        # one round trip: each key's block, capped one past its limit (an oversized block shows
+        # itself by reaching the cap and is then replaced by its finer block)
         found: set[int] = set()
-        if small:
-            found.update(conn.execute(select(BK.c.record).where(BK.c.key.in_(small))).scalars())
-        if fine:
-            caps = {by_key[k].fine: by_key[k].cap for k in by_key}
-            fine_counts = dict(conn.execute(select(BK.c.fine, func.count()).where(BK.c.fine.in_(fine))
-                                            .group_by(BK.c.fine)).all())
-            ok = [f for f, n in fine_counts.items() if n + 1 <= caps[f]]
-            if ok:
-                found.update(conn.execute(select(BK.c.record).where(BK.c.fine.in_(ok))).scalars())
+        oversized = []
+        for key, records in self._blocks(conn, [(k.key, k.cap) for k in keys], BK.c.key).items():
+            if len(records) + 1 > by_key[key].cap:
+                if by_key[key].fine != 0:
+                    oversized.append((by_key[key].fine, by_key[key].cap))
+            else:
+                found.update(records)
+        if oversized:
+            fine_cap = dict(oversized)
+            for fine, records in self._blocks(conn, oversized, BK.c.fine).items():
+                if len(records) + 1 <= fine_cap[fine]:
+                    found.update(records)
         found.discard(exclude)
         if not found:
             return []
-        goldens = set(conn.execute(select(LI.c.golden_id).where(LI.c.record.in_(sorted(found)))).scalars())
-        rows = conn.execute(select(LI.c.record, LI.c.golden_id, SR.c.normalised)
-                            .join(SR, SR.c.id == LI.c.record).where(LI.c.golden_id.in_(sorted(goldens)))
-                            .order_by(LI.c.golden_id, LI.c.record.desc())).all()
+        rows = conn.execute(_MEMBERS_SQL, {"ids": sorted(found)}).all()
         out, per_golden = [], {}
         for r in rows:
             if r.record == exclude:
@@ -455,23 +463,35 @@ class MasterPatientIndex:
         out.sort(key=lambda x: x["pk"])  # scoring order independent of the database's row order
         return out
 
+    @staticmethod
+    def _blocks(conn: Connection, keys: list[tuple[int, int]], column) -> dict[int, list[int]]:  # type: ignore[no-untyped-def]
+        """Records under each key (``column`` = coarse or fine key), at most ``cap`` per key.
+
+        Plain SQL, built once per key count: this runs on every match and ingest, and building
+        the equivalent expression tree costs more than the query itself."""
+        sql = _blocks_sql(column.name, len(keys))
+        params = {}
+        for i, (key, cap) in enumerate(keys):
+            params[f"k{i}"], params[f"c{i}"] = key, cap
+        out: dict[int, list[int]] = {}
+        for k, record in conn.execute(sql, params):
+            out.setdefault(k, []).append(record)
+        return out
+
     def _new_golden(self, conn: Connection, founder: int, source: str, rid: str, now: dt.datetime) -> str:
-        n = conn.execute(select(func.count()).select_from(GO).where(GO.c.founder == founder)).scalar_one()
+        n = conn.execute(_COUNT_FOUNDED, {"f": founder}).scalar_one()
         gid = "G" + hashlib.blake2b(f"{source}\x1f{rid}\x1f{n}".encode(), digest_size=8).hexdigest()
-        conn.execute(insert(GO).values(id=gid, status="active", replaced_by=None, attributes="{}", founder=founder,
-                                       created_at=now, updated_at=now))
+        conn.execute(_INSERT_GOLDEN, dict(id=gid, status="active", replaced_by=None, attributes="{}", founder=founder,
+                                          created_at=now, updated_at=now))
         return gid
 
     def _refresh_goldens(self, conn: Connection, ids: Iterable[str]) -> None:
         """Recompute survivorship of these golden records from their current members."""
         for gid in dict.fromkeys(ids):
-            rows = conn.execute(select(SR.c.source, SR.c.record_id, RV.c.raw, RV.c.normalised, RV.c.id)
-                                .join(LI, LI.c.record == SR.c.id)
-                                .join(RV, (RV.c.record == SR.c.id) & (RV.c.version == SR.c.current_version))
-                                .where(LI.c.golden_id == gid)).all()
+            rows = conn.execute(_GOLDEN_MEMBERS, {"g": gid}).all()
             members = [Member(r.source, r.record_id, json.loads(r.raw), json.loads(r.normalised), r.id) for r in rows]
             attrs = golden_attributes(members, self.survivorship) if members else {}
-            conn.execute(update(GO).where(GO.c.id == gid).values(attributes=_dumps(attrs), updated_at=utcnow()))
+            conn.execute(_SET_ATTRIBUTES, {"g": gid, "attributes": _dumps(attrs), "updated_at": utcnow()})
 
     def _open_task(self, conn: Connection, kind: str, record: int | None, candidate: int | None, golden: str | None,
                    other: str | None, probability: float, rule: str, explanation: dict) -> int:
@@ -490,8 +510,8 @@ class MasterPatientIndex:
 
     def _event(self, conn: Connection, kind: str, actor: str, reason: str = "", golden_id: str | None = None,
                other_golden_id: str | None = None, record: int | None = None, detail: dict | None = None) -> None:
-        conn.execute(insert(EV).values(at=utcnow(), kind=kind, actor=actor, reason=reason, golden_id=golden_id,
-                                       other_golden_id=other_golden_id, record=record, detail=_dumps(detail or {})))
+        conn.execute(_INSERT_EVENT, dict(at=utcnow(), kind=kind, actor=actor, reason=reason, golden_id=golden_id,
+                                          other_golden_id=other_golden_id, record=record, detail=_dumps(detail or {})))
 
     def _current_result(self, conn: Connection, pk: int, source: str, rid: str, decision: str) -> IngestResult:
         link = conn.execute(select(LI).where(LI.c.record == pk)).first()
@@ -833,6 +853,21 @@ class MasterPatientIndex:
                     "open_review_tasks": n(select(func.count()).select_from(RT)
                                            .where(RT.c.status.in_(("open", "claimed")))),
                     "events": n(select(func.count()).select_from(EV))}
+
+
+_MEMBERS_SQL = text("SELECT l.record, l.golden_id, s.normalised FROM link l JOIN source_record s ON s.id = l.record "
+                    "WHERE l.golden_id IN (SELECT golden_id FROM link WHERE record IN :ids) "
+                    "ORDER BY l.golden_id, l.record DESC").bindparams(bindparam("ids", expanding=True))
+_BLOCKS_SQL: dict[tuple[str, int], object] = {}
+
+
+def _blocks_sql(column: str, n: int):  # type: ignore[no-untyped-def]
+    """``SELECT key, record`` for n keys, each block limited: one UNION ALL of n small index scans."""
+    if (column, n) not in _BLOCKS_SQL:
+        parts = [f"SELECT * FROM (SELECT {column} AS k, record FROM block_key WHERE {column} = :k{i} LIMIT :c{i}) "
+                 f"AS b{i}" for i in range(n)]
+        _BLOCKS_SQL[(column, n)] = text(" UNION ALL ".join(parts))
+    return _BLOCKS_SQL[(column, n)]
 
 
 def _need_actor(actor: str) -> None:

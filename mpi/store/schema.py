@@ -67,7 +67,7 @@ class Golden(SQLModel, table=True):
     status: str = Field(default="active", max_length=16, index=True)  # active | merged
     replaced_by: str | None = Field(default=None, max_length=40, index=True)
     attributes: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # survivorship + provenance
-    founder: int | None = Field(default=None)  # the source record that created it
+    founder: int | None = Field(default=None, index=True)  # the source record that created it
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
 

@@ -45,6 +45,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('golden', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_golden_founder'), ['founder'], unique=False)
         batch_op.create_index(batch_op.f('ix_golden_replaced_by'), ['replaced_by'], unique=False)
         batch_op.create_index(batch_op.f('ix_golden_status'), ['status'], unique=False)
 
@@ -204,6 +205,7 @@ def downgrade() -> None:
     with op.batch_alter_table('golden', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_golden_status'))
         batch_op.drop_index(batch_op.f('ix_golden_replaced_by'))
+        batch_op.drop_index(batch_op.f('ix_golden_founder'))
 
     op.drop_table('golden')
     with op.batch_alter_table('event', schema=None) as batch_op:

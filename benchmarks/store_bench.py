@@ -1,0 +1,258 @@
+"""Benchmarks of the persistent MPI (issue: store floors).
+
+Three measurements, each written into ``benchmarks/store_results.json`` and the store section of
+``benchmarks/RESULTS.md``:
+
+- ``load``: ``mpi load`` then ``mpi export`` on a hard-case set, against ``mpi resolve`` on the
+  same file (pair F1 of each, scored by ../shared/bench/score.py), plus load time and peak memory.
+- ``realtime``: a store of N records (seeded from a batch resolution of the set minus held-out
+  records), then single-record ``match`` latency (p50/p95/p99, in-process) for the held-out
+  records, top-1 accuracy of the match, and incremental ``ingest`` rate (one transaction per
+  record) of the held-out records. SQLite and PostgreSQL.
+
+    python benchmarks/store_bench.py load --data .bench-data/synthetic-50k
+    python benchmarks/store_bench.py realtime --data .bench-data/synthetic-1m --backends sqlite postgresql
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+SHARED = HERE.parent.parent / "shared" / "bench"
+RESULTS_JSON = HERE / "store_results.json"
+RESULTS_MD = HERE / "RESULTS.md"
+PG_ADMIN = os.environ.get("MPI_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def _score(truth: Path, clusters: Path, review: Path | None) -> dict:
+    cmd = [sys.executable, str(SHARED / "score.py"), str(truth), str(clusters)]
+    if review is not None:
+        cmd += ["--review", str(review)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    metrics = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            try:
+                metrics[parts[0]] = float(parts[1])
+            except ValueError:
+                pass
+    return metrics
+
+
+def _timed(cmd: list[str]) -> tuple[float, float]:
+    """Run a command; wall seconds and the peak RSS (MB) of its largest process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, max(peak, before) / 1024
+
+
+def _fresh_pg(name: str) -> str:
+    from sqlalchemy import create_engine, text
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+def _url(backend: str, tmp: Path, name: str) -> str:
+    if backend == "sqlite":
+        path = tmp / f"{name}.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    return _fresh_pg(name)
+
+
+def bench_load(data: Path, backends: list[str], tmp: Path) -> dict:
+    records, truth = data / "records.csv", data / "truth.csv"
+    out: dict = {"data": str(data), "records": int(sum(1 for _ in open(records)) - 1)}
+    resolve_clusters, resolve_review = tmp / "resolve.csv", tmp / "resolve_review.csv"
+    wall, peak = _timed(["mpi", "resolve", str(records), "--output", str(resolve_clusters),
+                         "--review-output", str(resolve_review), "--quiet"])
+    out["resolve"] = {"wall_s": round(wall, 1), "peak_mb": round(peak), **_pick(_score(truth, resolve_clusters,
+                                                                                      resolve_review))}
+    for backend in backends:
+        url = _url(backend, tmp, "mpi_bench_load")
+        wall, peak = _timed(["mpi", "load", str(records), "--db", url, "--quiet"])
+        clusters, review = tmp / f"load_{backend}.csv", tmp / f"load_{backend}_review.csv"
+        subprocess.run(["mpi", "export", "--db", url, "--output", str(clusters), "--review-output", str(review)],
+                       check=True, stderr=subprocess.DEVNULL)
+        again, _ = _timed(["mpi", "load", str(records), "--db", url, "--quiet"])
+        scores = _pick(_score(truth, clusters, review))
+        out[f"load_{backend}"] = {"wall_s": round(wall, 1), "records_per_s": round(out["records"] / wall, 1),
+                                  "peak_mb": round(peak), "reload_unchanged_s": round(again, 1), **scores,
+                                  "f1_gap_vs_resolve": round(out["resolve"]["pair_f1"] - scores["pair_f1"], 4)}
+        print(backend, out[f"load_{backend}"], flush=True)
+    return out
+
+
+def _pick(m: dict) -> dict:
+    keys = ("pair_precision", "pair_recall", "pair_f1", "bcubed_f1", "false_merge_pairs", "review_per_1000_records")
+    return {k: m.get(k) for k in keys}
+
+
+def bench_realtime(data: Path, backends: list[str], tmp: Path, held_out: int, seed: int) -> dict:
+    import mpi
+    from mpi.service import MasterPatientIndex
+    from mpi.store.seed import seed_from_resolution
+
+    raw = mpi.read_records_csv(data / "records.csv")
+    truth = pd.read_csv(data / "truth.csv", dtype=str, keep_default_na=False).set_index("record_id")["person_id"]
+    rng = np.random.default_rng(seed)
+    # held-out queries: records whose person has other records in the store
+    multi = truth[truth.map(truth.value_counts()) >= 2]
+    query_ids = set(rng.choice(multi.index.to_numpy(), size=held_out, replace=False))
+    is_query = raw["record_id"].isin(query_ids).to_numpy()
+    stored, queries = raw[~is_query].reset_index(drop=True), raw[is_query].reset_index(drop=True)
+    t0 = time.perf_counter()
+    resolution = mpi.resolve(stored, validated=True)
+    resolve_s = time.perf_counter() - t0
+    out: dict = {"data": str(data), "stored_records": len(stored), "queries": len(queries),
+                 "resolve_for_seed_s": round(resolve_s, 1)}
+    query_rows = queries.to_dict("records")
+    for backend in backends:
+        url = _url(backend, tmp, "mpi_bench_rt")
+        with MasterPatientIndex(url) as store:
+            t0 = time.perf_counter()
+            written = seed_from_resolution(store, stored, resolution)
+            seed_s = time.perf_counter() - t0
+            # golden ids in the store are derived from the cluster's founder; map via export
+            exported, _ = store.export()
+            store_golden = dict(zip(exported["record_id"], exported["cluster_id"]))
+            person_store: dict[str, set] = {}
+            for rid, gid in store_golden.items():
+                person_store.setdefault(truth[rid], set()).add(gid)
+            for row in query_rows[:50]:  # warm caches and the model
+                store.match(row, limit=5)
+            lat, top1_ok, certain, certain_ok = [], 0, 0, 0
+            for row in query_rows:
+                t = time.perf_counter()
+                found = store.match(row, limit=5)
+                lat.append((time.perf_counter() - t) * 1000)
+                right = person_store.get(truth[row["record_id"]], set())
+                if found and found[0].golden_id in right:
+                    top1_ok += 1
+                if found and found[0].grade == "certain":
+                    certain += 1
+                    certain_ok += found[0].golden_id in right
+            lat_a = np.array(lat)
+            t0 = time.perf_counter()
+            decisions: dict[str, int] = {}
+            ingest_lat = []
+            for row in query_rows:
+                t = time.perf_counter()
+                r = store.ingest(row)
+                ingest_lat.append((time.perf_counter() - t) * 1000)
+                decisions[r.decision] = decisions.get(r.decision, 0) + 1
+            ingest_s = time.perf_counter() - t0
+            out[backend] = {
+                "seed_s": round(seed_s, 1), "seeded": written,
+                "match_ms_p50": round(float(np.percentile(lat_a, 50)), 2),
+                "match_ms_p95": round(float(np.percentile(lat_a, 95)), 2),
+                "match_ms_p99": round(float(np.percentile(lat_a, 99)), 2),
+                "match_top1_right": round(top1_ok / len(query_rows), 4),
+                "certain_share": round(certain / len(query_rows), 4),
+                "certain_right": round(certain_ok / max(certain, 1), 4),
+                "ingest_records_per_s": round(len(query_rows) / ingest_s, 1),
+                "ingest_ms_p50": round(float(np.percentile(ingest_lat, 50)), 2),
+                "ingest_ms_p99": round(float(np.percentile(ingest_lat, 99)), 2),
+                "ingest_decisions": decisions,
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+            print(backend, out[backend], flush=True)
+    return out
+
+
+def _machine() -> dict:
+    import psutil
+    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "memory_gb": round(psutil.virtual_memory().total / 2**30), "python": platform.python_version()}
+
+
+def _write(kind: str, result: dict) -> None:
+    data = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
+    data[kind] = {**result, "machine": _machine(), "when": time.strftime("%Y-%m-%d %H:%M")}
+    RESULTS_JSON.write_text(json.dumps(data, indent=1))
+    _write_markdown(data)
+
+
+def _write_markdown(data: dict) -> None:
+    lines = ["<!-- store:start -->", "## Persistent store (`benchmarks/store_bench.py`)", ""]
+    if "load" in data:
+        d = data["load"]
+        lines += [f"`mpi load` + `mpi export` vs `mpi resolve` on `{d['data']}` ({d['records']:,} records), "
+                  f"{d['when']}:", "",
+                  "| path | pair F1 | B-cubed F1 | false-merge pairs | review/1000 | wall s | records/s | peak MB |",
+                  "|---|---|---|---|---|---|---|---|"]
+        r = d["resolve"]
+        lines.append(f"| mpi resolve | {r['pair_f1']} | {r['bcubed_f1']} | {r['false_merge_pairs']:.0f} | "
+                     f"{r['review_per_1000_records']} | {r['wall_s']} | | {r['peak_mb']} |")
+        for b in ("sqlite", "postgresql"):
+            if f"load_{b}" in d:
+                x = d[f"load_{b}"]
+                lines.append(f"| mpi load ({b}) | {x['pair_f1']} | {x['bcubed_f1']} | {x['false_merge_pairs']:.0f} | "
+                             f"{x['review_per_1000_records']} | {x['wall_s']} | {x['records_per_s']} | "
+                             f"{x['peak_mb']} |")
+        lines += ["", "Reloading the same file changes nothing (all records `unchanged`).", ""]
+    if "realtime" in data:
+        d = data["realtime"]
+        lines += [f"Real time against a store of {d['stored_records']:,} records (seeded from a batch resolution "
+                  f"of `{d['data']}`), {d['queries']:,} held-out query records of stored persons, in-process, "
+                  f"{d['when']}:", "",
+                  "| backend | match p50 ms | p95 ms | p99 ms | top-1 right | certain share | certain right | "
+                  "ingest rec/s (1 tx each) | ingest p50 ms | seed s |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for b in ("sqlite", "postgresql"):
+            if b in d:
+                x = d[b]
+                lines.append(f"| {b} | {x['match_ms_p50']} | {x['match_ms_p95']} | {x['match_ms_p99']} | "
+                             f"{x['match_top1_right']} | {x['certain_share']} | {x['certain_right']} | "
+                             f"{x['ingest_records_per_s']} | {x['ingest_ms_p50']} | {x['seed_s']} |")
+        m = d["machine"]
+        lines += ["", f"Machine: {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']}.", ""]
+    lines.append("<!-- store:end -->")
+    block = "\n".join(lines)
+    text = RESULTS_MD.read_text() if RESULTS_MD.exists() else ""
+    if "<!-- store:start -->" in text:
+        head, rest = text.split("<!-- store:start -->", 1)
+        tail = rest.split("<!-- store:end -->", 1)[1] if "<!-- store:end -->" in rest else ""
+        text = head + block + tail
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    RESULTS_MD.write_text(text)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("kind", choices=["load", "realtime"])
+    ap.add_argument("--data", type=Path, required=True, help="a directory with records.csv and truth.csv")
+    ap.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
+    ap.add_argument("--held-out", type=int, default=2000)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mpi-bench-") as tmp:
+        if args.kind == "load":
+            result = bench_load(args.data, args.backends, Path(tmp))
+        else:
+            result = bench_realtime(args.data, args.backends, Path(tmp), args.held_out, args.seed)
+    _write(args.kind, result)
+
+
+if __name__ == "__main__":
+    main()

@@ -34,7 +34,7 @@ from .model.fellegi_sunter import FellegiSunterModel
 from .model.serialise import model_from_dict, model_to_dict
 from .normalise.frame import normalise_frame
 from .population import PopulationStats
-from .realtime import MAX_MEMBERS_SCORED, Choice, Matcher
+from .realtime import MAX_MEMBERS_SCORED, Choice, Matcher, MemberScores
 from .records import CANONICAL_COLUMNS, ID_COLUMN, SOURCE_COLUMN, validate_records
 from .store.database import Conflict, NotFound, Retry, StoreError, is_sqlite, make_engine, upgrade, with_retries
 from .store.schema import (BlockKey, Event, Golden, Link, MatchLabel, ModelVersion, RecordVersion, ReviewTask,
@@ -360,7 +360,7 @@ class MasterPatientIndex:
 
         m = self.matcher
         members = self._candidate_members(conn, keys, exclude=pk)
-        choice = self._choose(norm, members)
+        choice, scores = self._choose(norm, members)
         if self._before_write is not None:
             self._before_write()
         target = choice.golden_id if choice.decision == Decision.AUTO_LINK else None
@@ -368,7 +368,8 @@ class MasterPatientIndex:
             status = self._lock_goldens(conn, [target] + ([old.golden_id] if old is not None else []))
             if status.get(target, ("gone",))[0] != "active":
                 raise Retry("the chosen golden record changed meanwhile")
-        explanation = self._explanation(choice)
+        explanation = scores.explanation(choice.best_member) if scores is not None and choice.best_member is not None \
+            else {}
         if old is not None:
             alone = conn.execute(select(func.count()).select_from(LI).where(LI.c.golden_id == old.golden_id,
                                                                            LI.c.record != pk)).scalar_one() == 0
@@ -397,7 +398,7 @@ class MasterPatientIndex:
         for other in choice.also_linked:  # it would join two people: a possible duplicate pair
             mem = members[other.best_member]
             self._open_task(conn, "golden_golden", pk, mem["pk"], target, other.golden_id, other.probability,
-                            "record matches two golden records", self._explanation_of(other.best_member))
+                            "record matches two golden records", scores.explanation(other.best_member))
         decision = OUTCOME[choice.decision]
         self._event(conn, "ingest" if old is None else "update", actor, golden_id=target, record=pk,
                     detail={"version": version, "decision": decision, "probability": round(choice.probability, 6),
@@ -406,25 +407,12 @@ class MasterPatientIndex:
         return IngestResult(source, rid, target, decision, float(choice.probability), explanation, task_id,
                             self.model_version)
 
-    # the last scoring, kept for the explanations of the also-linked goldens
-    _last_scores = None
-
-    def _choose(self, norm: dict, members: list[dict]) -> Choice:
+    def _choose(self, norm: dict, members: list[dict]) -> tuple[Choice, MemberScores | None]:
         m = self.matcher
         if not members:
-            self._last_scores = None
-            return Choice(Decision.DISTINCT, None, 0.0, None)
+            return Choice(Decision.DISTINCT, None, 0.0, None), None
         scores = m.score(norm, [x["norm"] for x in members])
-        self._last_scores = scores
-        return m.choose(scores, [x["golden"] for x in members])
-
-    def _explanation_of(self, k: int | None) -> dict:
-        if k is None or self._last_scores is None:
-            return {}
-        return self._last_scores.explanation(k)
-
-    def _explanation(self, choice: Choice) -> dict:
-        return self._explanation_of(choice.best_member)
+        return m.choose(scores, [x["golden"] for x in members]), scores
 
     def _candidate_members(self, conn: Connection, keys: list[RecordKey], exclude: int | None) -> list[dict]:
         """Stored records sharing a blocking key with the query, and the other members of their

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .ambiguity import hold_ambiguous_name_links, hold_bridge_links, release_unique_newborn_links
 from .blocking.keys import RecordKey, record_keys
 from .compare.comparisons import COMPARISONS, gamma_matrix
 from .compare.table import RecordTable
@@ -103,7 +104,14 @@ class Matcher:
         return record_keys(norm)
 
     def score(self, query: Mapping[str, object], members: Sequence[Mapping[str, object]]) -> MemberScores:
-        """The query (normalised) against each stored member (normalised)."""
+        """The query (normalised) against each stored member (normalised).
+
+        After the pairwise rules, the batch path's population passes run over the query's
+        neighbourhood (the query, its candidates and, where a pass needs them, pairs among the
+        candidates): a newborn record links to a named child only if exactly one shares its birth
+        date and surname; a misspelt name that could be either twin waits for review; a record
+        without a birth date that matches both a father and his son waits for review.
+        """
         n = len(members)
         table = RecordTable.from_records([dict(query), *[dict(m) for m in members]], self.stats)
         left = np.zeros(n, dtype=np.int64)
@@ -111,9 +119,48 @@ class Matcher:
         gamma, swapped = gamma_matrix(table, left, right)
         scored = self.model.score(table, left, right, gamma, swapped)
         d = decide(scored, table, self.thresholds)
-        conflict = conflicting(d.cannot_link, d.rule) | (scored.match_weight < self.floor_weight)
-        return MemberScores(scored.match_probability, scored.match_weight, d.decision, conflict, d.cannot_link,
-                            d.rule, gamma, scored.contributions, self.model.prior_weight_)
+        prob = scored.match_probability
+        el, er = self._neighbour_pairs(table, prob, d.cannot_link)
+        if len(el):
+            g2, s2 = gamma_matrix(table, el, er)
+            sc2 = self.model.score(table, el, er, g2, s2)
+            d2 = decide(sc2, table, self.thresholds)
+            all_l, all_r = np.concatenate([left, el]), np.concatenate([right, er])
+            all_g, all_p = np.concatenate([gamma, g2]), np.concatenate([prob, sc2.match_probability])
+            all_d, all_rule = np.concatenate([d.decision, d2.decision]), np.concatenate([d.rule, d2.rule])
+            all_c = np.concatenate([d.cannot_link, d2.cannot_link])
+        else:
+            all_l, all_r, all_g, all_p = left, right, gamma, prob
+            all_d, all_rule, all_c = d.decision.copy(), d.rule.copy(), d.cannot_link
+        release_unique_newborn_links(all_l, all_r, all_g, all_p, all_d, all_rule, table, self.thresholds)
+        hold_ambiguous_name_links(all_l, all_r, all_g, all_d, all_rule, table)
+        hold_bridge_links(all_l, all_r, all_p, all_d, all_rule, all_c, self.thresholds,
+                          eligible=table.numbers["dob_year"] < 0)
+        decision, rule = all_d[:n], all_rule[:n]
+        conflict = conflicting(d.cannot_link, rule) | (scored.match_weight < self.floor_weight)
+        return MemberScores(prob, scored.match_weight, decision, conflict, d.cannot_link, rule, gamma,
+                            scored.contributions, self.model.prior_weight_)
+
+    @staticmethod
+    def _neighbour_pairs(table: RecordTable, prob: np.ndarray, cannot_link: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray]:
+        """Member-member pairs the population passes need (positions in ``table``; 0 = query):
+        newborn members with named members of the same birth date and surname; and, for a
+        query without a birth date, the members it plausibly matches, pairwise."""
+        pairs: list[tuple[int, int]] = []
+        newborn = table.flags["newborn"]
+        if newborn[1:].any():
+            dob, last, first = table.codes["dob"], table.codes["last"], table.codes["first"]
+            babies = [i for i in range(1, len(table)) if newborn[i] and dob[i] >= 0]
+            named = [j for j in range(1, len(table)) if not newborn[j] and first[j] >= 0]
+            pairs += [(min(i, j), max(i, j)) for i in babies for j in named if dob[i] == dob[j] and last[i] == last[j]]
+        if table.numbers["dob_year"][0] < 0:
+            plausible = [k + 1 for k in np.flatnonzero(~cannot_link & (prob >= 0.5)).tolist()]
+            pairs += [(a, b) for x, a in enumerate(plausible) for b in plausible[x + 1:]]
+        if not pairs:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        arr = np.array(sorted(set(pairs)), dtype=np.int64)
+        return arr[:, 0], arr[:, 1]
 
     def choose(self, scores: MemberScores, golden_of_member: Sequence[str]) -> Choice:
         """Rank candidate golden records and decide: auto-link, review, or a new person."""

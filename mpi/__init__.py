@@ -12,20 +12,23 @@ Fellegi-Sunter model learned without labels, and with explicit rules that keep l
 """
 from .blocking import blocking_report, candidate_pairs
 from .decision import Decision, Thresholds
-from .errors import InputError, ModelError, MPIError, NotFittedError
+from .errors import Conflict, InputError, ModelError, MPIError, NotFittedError, NotFound, StoreError
 from .model.fellegi_sunter import FellegiSunterModel
 from .model.serialise import load_model, save_model
 from .model.supervised import fit_supervised
 from .normalise.frame import normalise_frame
 from .pipeline import Resolution, resolve_frame
+from .population import PopulationStats
 from .records import CANONICAL_COLUMNS, read_records_csv, validate_records
+from .service import GoldenRecord, IngestResult, MasterPatientIndex, MatchCandidate
+from .survivorship import SurvivorshipPolicy
 
 resolve = resolve_frame
 
 __version__ = "0.1.0"
 
-__all__ = ["CANONICAL_COLUMNS", "Decision", "FellegiSunterModel", "InputError", "MPIError", "ModelError",
-           "NotFittedError", "Resolution", "Thresholds", "blocking_report", "candidate_pairs", "fit_supervised",
-           "load_model",
-           "normalise_frame", "read_records_csv", "resolve", "resolve_frame", "save_model", "validate_records",
-           "__version__"]
+__all__ = ["CANONICAL_COLUMNS", "Conflict", "Decision", "FellegiSunterModel", "GoldenRecord", "IngestResult",
+           "InputError", "MPIError", "MasterPatientIndex", "MatchCandidate", "ModelError", "NotFittedError",
+           "NotFound", "PopulationStats", "Resolution", "StoreError", "SurvivorshipPolicy", "Thresholds",
+           "blocking_report", "candidate_pairs", "fit_supervised", "load_model", "normalise_frame",
+           "read_records_csv", "resolve", "resolve_frame", "save_model", "validate_records", "__version__"]

@@ -35,3 +35,15 @@ class ModelError(MPIError):
 
 class NotFittedError(MPIError, AttributeError):
     """A model was used before ``fit`` (or ``load``) gave it parameters."""
+
+
+class StoreError(MPIError):
+    """The store could not do what was asked (an unknown id, a state that forbids the change)."""
+
+
+class NotFound(StoreError, LookupError):
+    """An id (golden record, source record, review task) that the store does not hold."""
+
+
+class Conflict(StoreError):
+    """The request contradicts the store's current state (e.g. merging a golden record with itself)."""

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from ..errors import MPIError
+from ..errors import Conflict, NotFound, StoreError  # noqa: F401 - re-exported for the store's users
 
 log = logging.getLogger(__name__)
 
@@ -28,18 +28,6 @@ DEFAULT_SQLITE_FILE = "mpi.db"
 ENV_URL = "MPI_DATABASE_URL"
 MIGRATIONS = Path(__file__).with_name("migrations")
 T = TypeVar("T")
-
-
-class StoreError(MPIError):
-    """The store could not do what was asked (unknown id, a state that forbids the change...)."""
-
-
-class NotFound(StoreError):
-    """An id that the store does not hold."""
-
-
-class Conflict(StoreError):
-    """The request contradicts the store's current state (e.g. merging a golden with itself)."""
 
 
 def database_url(url: str | None = None) -> str:

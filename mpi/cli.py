@@ -112,7 +112,7 @@ def cmd_load(args: argparse.Namespace) -> int:
     if args.auto_link is not None or args.review is not None:
         override = Thresholds(auto_link=args.auto_link if args.auto_link is not None else Thresholds.auto_link,
                               review=args.review if args.review is not None else Thresholds.review)
-    with MasterPatientIndex(args.db, thresholds=override) as mpi:
+    with MasterPatientIndex(args.db, thresholds=override, survivorship=_survivorship(args.survivorship)) as mpi:
         origin = f"learned from {os.path.basename(args.records)}"
         if args.model:
             mpi.learn_model(records, origin=f"file {os.path.basename(args.model)}", model=load_model(args.model))
@@ -159,6 +159,28 @@ def cmd_seed(args: argparse.Namespace) -> int:
     print(f"mpi: seeded the store with {written['records']} records in {written['golden_records']} golden records "
           f"and {written['review_tasks']} review tasks (batch resolution)", file=sys.stderr)
     return 0
+
+
+def _survivorship(path: str | None):  # type: ignore[no-untyped-def]
+    """A SurvivorshipPolicy from a JSON file ({"default": ..., "fields": {...}, "source_rank": [...]})."""
+    import json
+
+    from .errors import InputError
+    from .survivorship import SurvivorshipPolicy
+    if not path:
+        return SurvivorshipPolicy()
+    try:
+        with open(path, encoding="utf-8") as fh:
+            spec = json.load(fh)
+        unknown = set(spec) - {"default", "fields", "source_rank"}
+        if unknown:
+            raise InputError("unknown survivorship setting", column=sorted(unknown)[0])
+        return SurvivorshipPolicy(spec.get("default", "most_recent"), dict(spec.get("fields", {})),
+                                  tuple(spec.get("source_rank", ())))
+    except OSError as exc:
+        raise InputError(f"cannot read the survivorship file ({exc.strerror})") from None
+    except (json.JSONDecodeError, AttributeError, TypeError):
+        raise InputError("the survivorship file must be a JSON object with default, fields, source_rank") from None
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -240,6 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     ld.add_argument("--db", help=db_help)
     ld.add_argument("--model", help="a model JSON to use (default: the store's; with none, learn one from RECORDS)")
     ld.add_argument("--batch-size", type=int, default=200, help="records per transaction (default %(default)s)")
+    ld.add_argument("--survivorship", help="JSON survivorship policy: {\"default\": \"most_recent\", \"fields\": "
+                    "{\"dob\": \"most_frequent\"}, \"source_rank\": [\"ehr\", \"lab\"]}")
     ld.add_argument("--quiet", action="store_true", help="no progress bar")
     ld.add_argument("--auto-link", type=float, default=None, help="override the model's auto-link threshold")
     ld.add_argument("--review", type=float, default=None, help="override the model's review threshold")

@@ -126,6 +126,11 @@ def _lock_id(value: str) -> int:
     return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "big", signed=True)
 
 
+def _record_locks(raw: Mapping[str, str], keys: Iterable[RecordKey]) -> list[int]:
+    """The advisory locks an ingest takes: the record's identity and each of its blocking keys."""
+    return [_lock_id(f"{raw[SOURCE_COLUMN]}\x1f{raw[ID_COLUMN]}"), *(k.key for k in keys)]
+
+
 def _dumps(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), default=_json_default)
 
@@ -309,9 +314,14 @@ class MasterPatientIndex:
             stop = min(start + batch_size, len(frame))
 
             def work(start: int = start, stop: int = stop) -> list[IngestResult]:
+                batch = [canonical_raw(raws[i]) for i in range(start, stop)]
                 with self._tx() as conn:
-                    return [self._ingest_in(conn, canonical_raw(raws[i]), {**norm_rows[i], "quality_flags": flags[i]},
-                                            keys[i], actor) for i in range(start, stop)]
+                    # the whole batch's locks at once, in sorted order: two loaders sharing keys
+                    # queue behind each other instead of deadlocking halfway through their batches
+                    self._lock(conn, [lid for raw, i in zip(batch, range(start, stop))
+                                      for lid in _record_locks(raw, keys[i])])
+                    return [self._ingest_in(conn, raw, {**norm_rows[i], "quality_flags": flags[i]}, keys[i], actor)
+                            for raw, i in zip(batch, range(start, stop))]
 
             for r in with_retries(work):
                 counts[r.decision] = counts.get(r.decision, 0) + 1
@@ -326,7 +336,7 @@ class MasterPatientIndex:
     def _ingest_in(self, conn: Connection, raw: dict, norm: dict, keys: list[RecordKey], actor: str) -> IngestResult:
         source, rid = raw[SOURCE_COLUMN], raw[ID_COLUMN]
         chash = content_hash(raw)
-        self._lock(conn, [_lock_id(f"{source}\x1f{rid}"), *(k.key for k in keys)])
+        self._lock(conn, _record_locks(raw, keys))
         existing = conn.execute(_FIND_RECORD, {"s": source, "r": rid}).first()
         if existing is not None and existing.content_hash == chash:
             return self._current_result(conn, existing.id, source, rid, "unchanged")

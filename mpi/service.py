@@ -657,7 +657,9 @@ class MasterPatientIndex:
                                    "record use split")
                 ev = conn.execute(select(EV).where(EV.c.kind == "merge", EV.c.other_golden_id == golden_id)
                                   .order_by(EV.c.id.desc())).first()
-                if ev is None:
+                undone = conn.execute(select(func.max(EV.c.id)).where(EV.c.kind == "unmerge",
+                                                                     EV.c.golden_id == golden_id)).scalar()
+                if ev is None or (undone is not None and undone > ev.id):
                     raise Conflict("this golden record was retired when its only record moved, not by a merge; "
                                    "split the record out instead")
                 survivor = ev.golden_id
@@ -672,8 +674,14 @@ class MasterPatientIndex:
                                                linked_at=dt.datetime.fromisoformat(snap["linked_at"])))
                     if res.rowcount:
                         restored.append(snap["record"])
+                if not restored:  # reactivating it would leave an active golden record without records
+                    raise Conflict("every record of this golden record has moved since the merge; nothing to undo")
                 conn.execute(update(GO).where(GO.c.id == golden_id).values(status="active", replaced_by=None,
                                                                            updated_at=utcnow()))
+                if not conn.execute(select(LI.c.record).where(LI.c.golden_id == survivor).limit(1)).first():
+                    # the survivor's own records moved away since: retired like any golden left empty
+                    conn.execute(update(GO).where(GO.c.id == survivor)
+                                 .values(status="merged", replaced_by=golden_id, updated_at=utcnow()))
                 if detail.get("closed_tasks"):
                     conn.execute(update(RT).where(RT.c.id.in_(detail["closed_tasks"]), RT.c.status == "obsolete")
                                  .values(status="open"))

@@ -320,8 +320,11 @@ class MasterPatientIndex:
                     # queue behind each other instead of deadlocking halfway through their batches
                     self._lock(conn, [lid for raw, i in zip(batch, range(start, stop))
                                       for lid in _record_locks(raw, keys[i])])
-                    return [self._ingest_in(conn, raw, {**norm_rows[i], "quality_flags": flags[i]}, keys[i], actor)
-                            for raw, i in zip(batch, range(start, stop))]
+                    later = _Deferred()
+                    results = [self._ingest_in(conn, raw, {**norm_rows[i], "quality_flags": flags[i]}, keys[i], actor,
+                                               later) for raw, i in zip(batch, range(start, stop))]
+                    self._flush(conn, later)
+                    return results
 
             for r in with_retries(work):
                 counts[r.decision] = counts.get(r.decision, 0) + 1
@@ -331,9 +334,21 @@ class MasterPatientIndex:
 
     def _ingest_tx(self, raw: dict, norm: dict, keys: list[RecordKey], actor: str) -> IngestResult:
         with self._tx() as conn:
-            return self._ingest_in(conn, raw, norm, keys, actor)
+            later = _Deferred()
+            result = self._ingest_in(conn, raw, norm, keys, actor, later)
+            self._flush(conn, later)
+            return result
 
-    def _ingest_in(self, conn: Connection, raw: dict, norm: dict, keys: list[RecordKey], actor: str) -> IngestResult:
+    def _flush(self, conn: Connection, later: "_Deferred") -> None:
+        """The deferred writes of an ingest transaction, in bulk, before it commits."""
+        if later.versions:
+            conn.execute(_INSERT_VERSION, later.versions)
+        self._refresh_goldens(conn, later.goldens)
+        if later.events:
+            conn.execute(_INSERT_EVENT, later.events)
+
+    def _ingest_in(self, conn: Connection, raw: dict, norm: dict, keys: list[RecordKey], actor: str,
+                   later: "_Deferred") -> IngestResult:
         source, rid = raw[SOURCE_COLUMN], raw[ID_COLUMN]
         chash = content_hash(raw)
         self._lock(conn, _record_locks(raw, keys))
@@ -353,8 +368,8 @@ class MasterPatientIndex:
             conn.execute(delete(BK).where(BK.c.record == pk))
             conn.execute(update(RT).where(RT.c.record == pk, RT.c.status.in_(("open", "claimed")))
                          .values(status="obsolete"))
-        conn.execute(_INSERT_VERSION, dict(record=pk, version=version, content_hash=chash, raw=_dumps(raw),
-                                           normalised=norm_json, received_at=now, actor=actor))
+        later.versions.append(dict(record=pk, version=version, content_hash=chash, raw=_dumps(raw),
+                                   normalised=norm_json, received_at=now, actor=actor))
         if keys:
             conn.execute(_INSERT_KEY, [{"key": k.key, "record": pk, "fine": k.fine} for k in keys])
 
@@ -362,9 +377,9 @@ class MasterPatientIndex:
         if existing is not None:
             old = conn.execute(select(LI).where(LI.c.record == pk)).first()
             if old is not None and old.state == "manual":
-                self._refresh_goldens(conn, [old.golden_id])
-                self._event(conn, "update", actor, golden_id=old.golden_id, record=pk,
-                            detail={"version": version, "decision": "manual"})
+                later.goldens[old.golden_id] = None
+                later.events.append(_event_row("update", actor, golden_id=old.golden_id, record=pk,
+                                               detail={"version": version, "decision": "manual"}))
                 return IngestResult(source, rid, old.golden_id, "manual", old.probability,
                                     json.loads(old.explanation), None, old.model_version)
 
@@ -398,8 +413,8 @@ class MasterPatientIndex:
             conn.execute(_INSERT_LINK, dict(record=pk, **link_values))
         else:
             conn.execute(update(LI).where(LI.c.record == pk).values(**link_values))
-        self._refresh_goldens(conn, [target] + ([old.golden_id] if old is not None and old.golden_id != target
-                                                else []))
+        later.goldens.update(dict.fromkeys([target] + ([old.golden_id] if old is not None and
+                                                       old.golden_id != target else [])))
         task_id = None
         if choice.decision == Decision.REVIEW:
             best = members[choice.best_member]
@@ -410,10 +425,11 @@ class MasterPatientIndex:
             self._open_task(conn, "golden_golden", pk, mem["pk"], target, other.golden_id, other.probability,
                             "record matches two golden records", scores.explanation(other.best_member))
         decision = OUTCOME[choice.decision]
-        self._event(conn, "ingest" if old is None else "update", actor, golden_id=target, record=pk,
-                    detail={"version": version, "decision": decision, "probability": round(choice.probability, 6),
-                            "model_version": self.model_version, "review_task": task_id,
-                            "previous_golden": old.golden_id if old is not None else None})
+        later.events.append(_event_row(
+            "ingest" if old is None else "update", actor, golden_id=target, record=pk,
+            detail={"version": version, "decision": decision, "probability": round(choice.probability, 6),
+                    "model_version": self.model_version, "review_task": task_id,
+                    "previous_golden": old.golden_id if old is not None else None}))
         return IngestResult(source, rid, target, decision, float(choice.probability), explanation, task_id,
                             self.model_version)
 
@@ -508,8 +524,7 @@ class MasterPatientIndex:
 
     def _event(self, conn: Connection, kind: str, actor: str, reason: str = "", golden_id: str | None = None,
                other_golden_id: str | None = None, record: int | None = None, detail: dict | None = None) -> None:
-        conn.execute(_INSERT_EVENT, dict(at=utcnow(), kind=kind, actor=actor, reason=reason, golden_id=golden_id,
-                                          other_golden_id=other_golden_id, record=record, detail=_dumps(detail or {})))
+        conn.execute(_INSERT_EVENT, _event_row(kind, actor, reason, golden_id, other_golden_id, record, detail))
 
     def _current_result(self, conn: Connection, pk: int, source: str, rid: str, decision: str) -> IngestResult:
         link = conn.execute(select(LI).where(LI.c.record == pk)).first()
@@ -874,6 +889,23 @@ def _blocks_sql(column: str, n: int):  # type: ignore[no-untyped-def]
                  f"AS b{i}" for i in range(n)]
         _BLOCKS_SQL[(column, n)] = text(" UNION ALL ".join(parts))
     return _BLOCKS_SQL[(column, n)]
+
+
+@dataclass
+class _Deferred:
+    """Writes of an ingest transaction that nothing later in it reads (record versions, events,
+    golden fields): done once per transaction in bulk, before commit, so a batch of a hundred
+    records costs three statements for them instead of three hundred, with the same result."""
+
+    versions: list[dict] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+    goldens: dict[str, None] = field(default_factory=dict)  # ordered set of golden ids to refresh
+
+
+def _event_row(kind: str, actor: str, reason: str = "", golden_id: str | None = None,
+               other_golden_id: str | None = None, record: int | None = None, detail: dict | None = None) -> dict:
+    return dict(at=utcnow(), kind=kind, actor=actor, reason=reason, golden_id=golden_id,
+                other_golden_id=other_golden_id, record=record, detail=_dumps(detail or {}))
 
 
 def _need_actor(actor: str) -> None:

@@ -794,6 +794,9 @@ class MasterPatientIndex:
                 if task.kind == "record_golden":
                     rec_golden = conn.execute(select(LI.c.golden_id).where(LI.c.record == task.record)).scalar_one()
                     target = self._follow(conn, task.golden_id)
+                    if not same and rec_golden == target:
+                        raise Conflict("the record has joined that golden record since the task was opened; "
+                                       "use split to take it out")
                     if same and rec_golden != target:
                         status = self._lock_goldens(conn, [rec_golden, target])
                         if any(status.get(g, ("gone",))[0] != "active" for g in (rec_golden, target)):
@@ -815,6 +818,9 @@ class MasterPatientIndex:
                     event_golden, event_other = target, rec_golden
                 else:
                     a, b = self._follow(conn, task.golden_id), self._follow(conn, task.other_golden_id)
+                    if not same and a == b:
+                        raise Conflict("these golden records have been merged since the task was opened; "
+                                       "use unmerge or split to separate them")
                     event_golden, event_other = a, b
                     outcome = {"golden_ids": [a, b]}
                 conn.execute(update(RT).where(RT.c.id == task_id).values(

@@ -363,6 +363,51 @@ def test_merge_then_unmerge_restores_links_and_fields(store):
             assert dict(conn.execute(text("SELECT record, linked_at FROM link")).all()) == linked_at
 
 
+def _active_goldens_without_records(store: MasterPatientIndex) -> int:
+    with store.engine.connect() as conn:
+        return conn.execute(text("SELECT COUNT(*) FROM golden g WHERE g.status = 'active' AND NOT EXISTS "
+                                 "(SELECT 1 FROM link l WHERE l.golden_id = g.id)")).scalar_one()
+
+
+def test_unmerge_after_the_survivors_own_records_moved_retires_the_empty_survivor(store):
+    a0, b0 = new_person("a0", "east"), rows(example_records().head(1))[0]
+    ga, gb = store.ingest(a0).golden_id, store.ingest(b0).golden_id
+    store.merge(ga, gb, actor="steward")
+    # a0 changes to someone else: it leaves the survivor, where only B's record is left
+    moved = store.ingest({**a0, "first_name": "Ottoline", "dob": "1950-12-30", "ssn": "", "phone": ""})
+    assert moved.golden_id not in (ga, gb)
+    store.unmerge(gb, actor="steward")
+    assert store.golden_of(b0["source"], b0["record_id"]) == gb
+    assert _active_goldens_without_records(store) == 0
+    assert store.resolve_id(ga) == gb  # where the records it last held went
+
+
+def test_unmerge_when_every_record_moved_since_is_a_conflict(store):
+    ga, gb, _, b = _two_people(store)
+    store.merge(ga, gb, actor="steward")
+    for r in b:
+        store.split(r["source"], r["record_id"], actor="steward")
+    before = snapshot(store)
+    with pytest.raises(Conflict):
+        store.unmerge(gb, actor="steward")
+    assert snapshot(store) == before
+    assert _active_goldens_without_records(store) == 0
+
+
+def test_unmerge_does_not_undo_a_retirement_that_came_after_it(store):
+    a0, b0 = new_person("a0", "east"), rows(example_records().head(1))[0]
+    ga, gb = store.ingest(a0).golden_id, store.ingest(b0).golden_id
+    store.merge(ga, gb, actor="steward")
+    store.unmerge(gb, actor="steward")
+    # B's system now sends A's demographics: the record moves to A and B is retired by that move
+    assert store.ingest({**a0, "record_id": b0["record_id"], "source": b0["source"]}).golden_id == ga
+    assert store.resolve_id(gb) == ga
+    before = snapshot(store)
+    with pytest.raises(Conflict):
+        store.unmerge(gb, actor="steward")
+    assert snapshot(store) == before
+
+
 def test_history_lists_events_in_order_with_actor_and_reason(store):
     ga, gb, a, b = _two_people(store)
     store.merge(ga, gb, actor="alice", reason="phone call confirmed")
@@ -455,6 +500,27 @@ def test_decide_same_on_a_duplicate_pair_merges_the_golden_records(store):
     assert store.resolve_id(a) == store.resolve_id(b)
     assert set(store.cross_references(a)) == members
     assert store.counts()["golden_records"] == goldens - 1
+
+
+def test_deciding_different_after_the_pair_was_merged_is_a_conflict(store):
+    load_hard(store)
+    for kind in ("record_golden", "golden_golden"):
+        task = _task(store, kind)
+        target = store.resolve_id(task["golden_id"])
+        other = (store.resolve_id(task["other_golden_id"]) if kind == "golden_golden"
+                 else store.golden_of(*record_key(store, task["record"])))
+        if kind == "golden_golden":  # through a third golden record (a direct merge closes the task)
+            third = next(g for g in sorted(set(store.export()[0]["cluster_id"])) if g not in (target, other))
+            store.merge(third, other, actor="steward")
+            other = third
+        store.merge(target, other, actor="steward", reason="merged before the task was decided")
+        assert store.review_task(task["id"])["status"] == "open"
+        before = snapshot(store)
+        with pytest.raises(Conflict):
+            store.decide(task["id"], "different", actor="steward")
+        assert snapshot(store) == before
+        assert store.decide(task["id"], "same", actor="steward")["status"] == "decided"
+        assert store.resolve_id(target) == store.resolve_id(other)
 
 
 # ------------------------------------------------------------------------------------- reads

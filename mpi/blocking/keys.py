@@ -11,7 +11,6 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from .candidates import MAX_BLOCK_SIZE
@@ -35,23 +34,30 @@ def key_hash(rule_index: int, value: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+def _record_key(r: int, rule: BlockingRule, value: str, finer: str) -> RecordKey:
+    """Rule ``r``'s key for a record whose coarse key is ``value`` (not missing) and finer part ``finer``."""
+    fine = key_hash(r, f"{value}#{finer}") if finer != "" else 0
+    return RecordKey(r, key_hash(r, value), fine, rule.max_block or MAX_BLOCK_SIZE)
+
+
 def frame_keys(frame: pd.DataFrame, rules: tuple[BlockingRule, ...] = RULES) -> list[list[RecordKey]]:
     """Every record's keys (vectorised over a normalised frame), in frame order."""
     out: list[list[RecordKey]] = [[] for _ in range(len(frame))]
     for r, rule in enumerate(rules):
-        coarse = rule.key(frame).to_numpy(dtype=object)
-        finer = rule.refine(frame).astype(str).to_numpy(dtype=object) if rule.refine else None
-        cap = rule.max_block or MAX_BLOCK_SIZE
+        coarse = rule.key.frame(frame).to_numpy(dtype=object)
+        finer = rule.refine.frame(frame).astype(str).to_numpy(dtype=object) if rule.refine else None
         for i, value in enumerate(coarse):
-            if value == "":
-                continue
-            fine = 0
-            if finer is not None and finer[i] != "":
-                fine = key_hash(r, f"{value}#{finer[i]}")
-            out[i].append(RecordKey(r, key_hash(r, value), fine, cap))
+            if value != "":
+                out[i].append(_record_key(r, rule, value, finer[i] if finer is not None else ""))
     return out
 
 
 def record_keys(norm: Mapping[str, object], rules: tuple[BlockingRule, ...] = RULES) -> list[RecordKey]:
-    """One normalised record's keys (see :func:`mpi.normalise.record.normalise_record`)."""
-    return frame_keys(pd.DataFrame([dict(norm)]), rules)[0]
+    """One normalised record's keys (see :func:`mpi.normalise.record.normalise_record`): the
+    rules' one-record implementations, equal to that record's :func:`frame_keys` row."""
+    out = []
+    for r, rule in enumerate(rules):
+        value = rule.key.value(norm)
+        if value != "":
+            out.append(_record_key(r, rule, value, rule.refine.value(norm) if rule.refine else ""))
+    return out

@@ -12,21 +12,24 @@ from rapidfuzz.distance import OSA, JaroWinkler, Prefix
 from ..parallel import threads_per_task
 
 
+def _cpdist(left: np.ndarray, right: np.ndarray, scorer, dtype) -> np.ndarray:
+    """``scorer`` per aligned pair (threads only for inputs large enough to repay them)."""
+    return process.cpdist(list(left), list(right), scorer=scorer, workers=threads_per_task(len(left)), dtype=dtype)
+
+
 def jaro_winkler(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Jaro-Winkler similarity in [0, 1] per pair. Callers pass non-empty values only (two empty
     strings would count as identical)."""
     if len(left) == 0:
         return np.zeros(0, dtype=np.float32)
-    return process.cpdist(list(left), list(right), scorer=JaroWinkler.normalized_similarity, workers=threads_per_task(),
-                          dtype=np.float32)
+    return _cpdist(left, right, JaroWinkler.normalized_similarity, np.float32)
 
 
 def token_set_similarity(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Word-set similarity in [0, 1], insensitive to word order and to extra words on one side."""
     if len(left) == 0:
         return np.zeros(0, dtype=np.float32)
-    return (process.cpdist(list(left), list(right), scorer=fuzz.token_set_ratio, workers=threads_per_task(),
-                           dtype=np.float32) / 100.0).astype(np.float32)
+    return (_cpdist(left, right, fuzz.token_set_ratio, np.float32) / 100.0).astype(np.float32)
 
 
 def one_edit_apart(left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -34,7 +37,7 @@ def one_edit_apart(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     swapped away from each other (optimal string alignment distance 1)."""
     if len(left) == 0:
         return np.zeros(0, dtype=bool)
-    return process.cpdist(list(left), list(right), scorer=OSA.distance, workers=threads_per_task(), dtype=np.int32) == 1
+    return _cpdist(left, right, OSA.distance, np.int32) == 1
 
 
 def sets_intersect(left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -54,6 +57,6 @@ def is_prefix(left: np.ndarray, right: np.ndarray, left_len: np.ndarray, right_l
     if len(left) == 0:
         return np.zeros(0, dtype=bool)
     shorter = np.minimum(left_len, right_len)
-    common = process.cpdist(list(left), list(right), scorer=Prefix.similarity, workers=threads_per_task(), dtype=np.int32)
+    common = _cpdist(left, right, Prefix.similarity, np.int32)
     return (shorter >= min_len) & (common == shorter)
 

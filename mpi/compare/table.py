@@ -6,6 +6,9 @@ a vector comparison, and per-value frequencies for the term-frequency adjustment
 """
 from __future__ import annotations
 
+import datetime as _dt
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -24,9 +27,14 @@ NUMBER_COLUMNS = ("dob_year", "dob_month", "dob_day")
 FLAG_COLUMNS = ("newborn", "ssn_valid")
 TF_COLUMNS = ("first", "last", "street", "city", "dob")
 LENGTH_COLUMNS = ("first", "last", "middle", "street_name")
-# Derived per-record keys compared by equality of their codes.
-DERIVED = {"middle_initial": lambda f: f["middle"].str[:1], "phone7": lambda f: f["phone"].str[-7:],
-           "email_local": lambda f: f["email"].str.split("@").str[0].fillna("")}
+# Derived per-record keys compared by equality of their codes: (source column, per-value function).
+DERIVED: dict[str, tuple[str, Callable[[str], str]]] = {
+    "middle_initial": ("middle", lambda v: v[:1]), "phone7": ("phone", lambda v: v[-7:]),
+    "email_local": ("email", lambda v: v.split("@")[0])}
+MISSING_DAYS = -10**6  # dob_days of a record without a birth date (far from any real one)
+_EPOCH_ORDINAL = _dt.date(1970, 1, 1).toordinal()
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+SMALL_TABLE = 2_000  # below this many records, plain Python beats pandas' per-call overhead
 
 
 @dataclass
@@ -57,22 +65,10 @@ class RecordTable:
         Term frequencies are counted over ``frequency_frame`` (default: ``frame`` itself), so a
         single incoming record can be scored with the frequencies of the population it joins.
         """
-        text = {c: frame[c].to_numpy(dtype=object) for c in TEXT_COLUMNS}
-        codes = {c: _codes(text[c]) for c in TEXT_COLUMNS}
-        for name, fn in DERIVED.items():
-            codes[name] = _codes(fn(frame).to_numpy(dtype=object))
-        lengths = {c: frame[c].str.len().to_numpy(dtype=np.int32) for c in LENGTH_COLUMNS}
-        numbers = {c: frame[c].to_numpy(dtype=np.int32) for c in NUMBER_COLUMNS}
-        dob = pd.to_datetime(pd.Series(text["dob"]).replace("", None), format="%Y-%m-%d", errors="coerce")
-        numbers["dob_days"] = np.where(dob.isna(), -10**6, (dob - pd.Timestamp("1970-01-01")).dt.days.fillna(0)
-                                       ).astype(np.int32)
-        for c in ("first", "last"):  # the letter itself, comparable across columns (swapped names)
-            numbers[f"{c}_initial"] = np.array([ord(v[0]) if v else -1 for v in text[c]], dtype=np.int32)
-        flags = {c: frame[c].to_numpy(dtype=bool) for c in FLAG_COLUMNS}
-        fam_codes, fam_uniques = pd.factorize(text["first_token"])
-        families = np.array([name_family(u) for u in fam_uniques] + [frozenset()], dtype=object)
-        first_family = families[fam_codes]
-        table = cls(frame["record_id"].to_numpy(dtype=object), text, codes, numbers, flags, first_family, lengths)
+        table = cls._build(frame["record_id"].to_numpy(dtype=object),
+                           {c: frame[c].to_numpy(dtype=object) for c in TEXT_COLUMNS},
+                           {c: frame[c].to_numpy(dtype=np.int32) for c in NUMBER_COLUMNS},
+                           {c: frame[c].to_numpy(dtype=bool) for c in FLAG_COLUMNS})
         population = frequency_frame if frequency_frame is not None else frame
         table.term_frequency = _term_frequencies(frame, population)
         table.population = {c: int((population[c] != "").sum()) for c in TF_COLUMNS}
@@ -82,12 +78,37 @@ class RecordTable:
     def from_records(cls, rows: list[dict], stats: "PopulationStats") -> "RecordTable":
         """A small table (a query and its candidates) from normalised record dicts, with term
         frequencies taken from ``stats`` (the population the model was measured on)."""
-        frame = pd.DataFrame(rows)
-        table = cls.from_frame(frame)
+        def column(name: str, dtype: type | None = None) -> np.ndarray:
+            values = [r[name] for r in rows]
+            if dtype is not None:
+                return np.array(values, dtype=dtype)
+            out = np.empty(len(values), dtype=object)
+            out[:] = values
+            return out
+        table = cls._build(column("record_id"), {c: column(c) for c in TEXT_COLUMNS},
+                           {c: column(c, np.int32) for c in NUMBER_COLUMNS},
+                           {c: column(c, bool) for c in FLAG_COLUMNS})
         table.term_frequency = {c: np.array([stats.share(c, v) for v in table.text[c]], dtype=np.float64)
                                 for c in TF_COLUMNS}
         table.population = {c: int(stats.totals.get(c, 0)) for c in TF_COLUMNS}
         return table
+
+    @classmethod
+    def _build(cls, record_id: np.ndarray, text: dict[str, np.ndarray], numbers: dict[str, np.ndarray],
+               flags: dict[str, np.ndarray]) -> "RecordTable":
+        """Codes, lengths, day numbers, initials and name families from the plain columns (one
+        implementation for the batch frame and the real-time record dicts)."""
+        codes = {c: _codes(text[c]) for c in TEXT_COLUMNS}
+        for name, (col, fn) in DERIVED.items():
+            codes[name] = _codes(_map(fn, text[col]))
+        lengths = {c: np.fromiter(map(len, text[c]), dtype=np.int32, count=len(record_id)) for c in LENGTH_COLUMNS}
+        numbers = dict(numbers)
+        numbers["dob_days"] = _per_distinct(dob_days, text["dob"]).astype(np.int32)
+        for c in ("first", "last"):  # the letter itself, comparable across columns (swapped names)
+            numbers[f"{c}_initial"] = np.fromiter((ord(v[0]) if v else -1 for v in text[c]), dtype=np.int32,
+                                                  count=len(record_id))
+        first_family = _per_distinct(name_family, text["first_token"])
+        return cls(record_id, text, codes, numbers, flags, first_family, lengths)
 
     def subset(self, positions: np.ndarray) -> "RecordTable":
         """The rows at ``positions`` (term frequencies kept from the full population)."""
@@ -99,8 +120,35 @@ class RecordTable:
                            {k: v[positions] for k, v in self.term_frequency.items()}, dict(self.population))
 
 
+def dob_days(iso: str) -> int:
+    """Days from 1970-01-01 to an ISO birth date; :data:`MISSING_DAYS` when there is none."""
+    if not _ISO_DATE.fullmatch(iso):
+        return MISSING_DAYS
+    try:
+        return _dt.date.fromisoformat(iso).toordinal() - _EPOCH_ORDINAL
+    except ValueError:
+        return MISSING_DAYS
+
+
+def _map(fn: Callable[[str], object], values: np.ndarray) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = [fn(v) for v in values]
+    return out
+
+
+def _per_distinct(fn: Callable[[str], object], values: np.ndarray) -> np.ndarray:
+    """``fn`` per value, computed once per distinct value of a large array."""
+    if len(values) <= SMALL_TABLE:
+        return _map(fn, values)
+    code, uniques = pd.factorize(values)
+    return _map(fn, uniques)[code]
+
+
 def _codes(values: np.ndarray) -> np.ndarray:
     """Integer code per value, equal codes for equal values, -1 for missing ("")."""
+    if len(values) <= SMALL_TABLE:
+        seen: dict[object, int] = {"": -1}
+        return np.fromiter((seen.setdefault(v, len(seen) - 1) for v in values), dtype=np.int64, count=len(values))
     code, uniques = pd.factorize(values)
     if len(uniques) and (uniques == "").any():
         code = np.where(values == "", -1, code)

@@ -59,7 +59,8 @@ _SET_ATTRIBUTES = update(GO).where(GO.c.id == bindparam("g")).values(attributes=
                                                                      updated_at=bindparam("updated_at"))
 OUTCOME = {Decision.AUTO_LINK: "auto_link", Decision.REVIEW: "review", Decision.DISTINCT: "new"}
 MATCH_GRADE = {Decision.AUTO_LINK: "certain", Decision.REVIEW: "probable", Decision.DISTINCT: "possible"}
-MIN_MATCH_PROBABILITY = 0.05  # below this a golden record is no candidate worth showing
+MIN_MATCH_PROBABILITY = 0.05
+INGEST_CHUNK = 20_000  # records normalised and keyed at a time by ingest_frame (bounds its memory)  # below this a golden record is no candidate worth showing
 
 
 @dataclass
@@ -303,33 +304,37 @@ class MasterPatientIndex:
         """
         frame = validate_records(records)
         m = self.matcher
-        norm = normalise_frame(frame, m.stats.day_order | {s: m.stats.day_order.get(s) for s in
-                                                           frame[SOURCE_COLUMN].unique()}, m.stats.shared)
-        keys = frame_keys(norm)
-        norm_rows = norm.drop(columns=["quality_flags"]).to_dict("records")
-        flags = norm["quality_flags"].tolist()
-        raws = frame[list(CANONICAL_COLUMNS)].to_dict("records")
+        # every source gets its stored day order (None when unknown: never inferred from this
+        # file), so each row normalises exactly as it would alone, and chunks bound the memory
+        day_order = m.stats.day_order | {s: m.stats.day_order.get(s) for s in frame[SOURCE_COLUMN].unique()}
         counts: dict[str, int] = {}
-        for start in range(0, len(frame), batch_size):
-            stop = min(start + batch_size, len(frame))
+        for chunk_start in range(0, len(frame), INGEST_CHUNK):
+            chunk = frame.iloc[chunk_start:chunk_start + INGEST_CHUNK].reset_index(drop=True)
+            norm = normalise_frame(chunk, day_order, m.stats.shared)
+            keys = frame_keys(norm)
+            norm_rows = norm.drop(columns=["quality_flags"]).to_dict("records")
+            flags = norm["quality_flags"].tolist()
+            raws = chunk[list(CANONICAL_COLUMNS)].to_dict("records")
+            for start in range(0, len(chunk), batch_size):
+                stop = min(start + batch_size, len(chunk))
 
-            def work(start: int = start, stop: int = stop) -> list[IngestResult]:
-                batch = [canonical_raw(raws[i]) for i in range(start, stop)]
-                with self._tx() as conn:
-                    # the whole batch's locks at once, in sorted order: two loaders sharing keys
-                    # queue behind each other instead of deadlocking halfway through their batches
-                    self._lock(conn, [lid for raw, i in zip(batch, range(start, stop))
-                                      for lid in _record_locks(raw, keys[i])])
-                    later = _Deferred()
-                    results = [self._ingest_in(conn, raw, {**norm_rows[i], "quality_flags": flags[i]}, keys[i], actor,
-                                               later) for raw, i in zip(batch, range(start, stop))]
-                    self._flush(conn, later)
-                    return results
+                def work(start: int = start, stop: int = stop) -> list[IngestResult]:
+                    batch = [canonical_raw(raws[i]) for i in range(start, stop)]
+                    with self._tx() as conn:
+                        # the whole batch's locks at once, in sorted order: two loaders sharing keys
+                        # queue behind each other instead of deadlocking halfway through their batches
+                        self._lock(conn, [lid for raw, i in zip(batch, range(start, stop))
+                                          for lid in _record_locks(raw, keys[i])])
+                        later = _Deferred()
+                        results = [self._ingest_in(conn, raw, {**norm_rows[i], "quality_flags": flags[i]}, keys[i],
+                                                   actor, later) for raw, i in zip(batch, range(start, stop))]
+                        self._flush(conn, later)
+                        return results
 
-            for r in with_retries(work):
-                counts[r.decision] = counts.get(r.decision, 0) + 1
-            if progress:
-                progress(stop, len(frame))
+                for r in with_retries(work):
+                    counts[r.decision] = counts.get(r.decision, 0) + 1
+                if progress:
+                    progress(chunk_start + stop, len(frame))
         return counts
 
     def _ingest_tx(self, raw: dict, norm: dict, keys: list[RecordKey], actor: str) -> IngestResult:

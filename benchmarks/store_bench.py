@@ -1,6 +1,6 @@
 """Benchmarks of the persistent MPI (issue: store floors).
 
-Three measurements, each written into ``benchmarks/store_results.json`` and the store section of
+Measurements, each written into ``benchmarks/store_results.json`` and the store section of
 ``benchmarks/RESULTS.md``:
 
 - ``load``: ``mpi load`` then ``mpi export`` on a hard-case set, against ``mpi resolve`` on the
@@ -12,6 +12,7 @@ Three measurements, each written into ``benchmarks/store_results.json`` and the 
 
     python benchmarks/store_bench.py load --data .bench-data/synthetic-50k
     python benchmarks/store_bench.py realtime --data .bench-data/synthetic-1m --backends sqlite postgresql
+    python benchmarks/store_bench.py bulk --data .bench-data/synthetic-1m --backends sqlite
 """
 from __future__ import annotations
 
@@ -101,6 +102,24 @@ def bench_load(data: Path, backends: list[str], tmp: Path) -> dict:
                                   "peak_mb": round(peak), "reload_unchanged_s": round(again, 1), **scores,
                                   "f1_gap_vs_resolve": round(out["resolve"]["pair_f1"] - scores["pair_f1"], 4)}
         print(backend, out[f"load_{backend}"], flush=True)
+    return out
+
+
+def bench_bulk(data: Path, backends: list[str], tmp: Path) -> dict:
+    """``mpi load`` of a whole file into an empty store: wall time, CPU time, peak memory."""
+    records = data / "records.csv"
+    out: dict = {"data": str(data), "records": int(sum(1 for _ in open(records)) - 1)}
+    for backend in backends:
+        url = _url(backend, tmp, "mpi_bench_bulk")
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        subprocess.run(["mpi", "load", str(records), "--db", url, "--quiet"], check=True)
+        wall = time.perf_counter() - t0
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = ru.ru_utime + ru.ru_stime - before.ru_utime - before.ru_stime
+        out[backend] = {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "peak_rss_mb": round(ru.ru_maxrss / 1024),
+                        "records_per_s": round(out["records"] / wall, 1)}
+        print(backend, out[backend], flush=True)
     return out
 
 
@@ -195,8 +214,8 @@ def _write(kind: str, result: dict) -> None:
 
 def _write_markdown(data: dict) -> None:
     lines = ["<!-- store:start -->", "## Persistent store (`benchmarks/store_bench.py`)", ""]
-    if "load" in data:
-        d = data["load"]
+    for kind in sorted(k for k in data if k.startswith("load")):
+        d = data[kind]
         lines += [f"`mpi load` + `mpi export` vs `mpi resolve` on `{d['data']}` ({d['records']:,} records), "
                   f"{d['when']}:", "",
                   "| path | pair F1 | B-cubed F1 | false-merge pairs | review/1000 | wall s | records/s | peak MB |",
@@ -210,7 +229,9 @@ def _write_markdown(data: dict) -> None:
                 lines.append(f"| mpi load ({b}) | {x['pair_f1']} | {x['bcubed_f1']} | {x['false_merge_pairs']:.0f} | "
                              f"{x['review_per_1000_records']} | {x['wall_s']} | {x['records_per_s']} | "
                              f"{x['peak_mb']} |")
-        lines += ["", "Reloading the same file changes nothing (all records `unchanged`).", ""]
+        lines += ["", "Reloading the same file changes nothing (all records `unchanged`); the reload took "
+                  + ", ".join(f"{d[f'load_{b}']['reload_unchanged_s']} s on {b}" for b in ("sqlite", "postgresql")
+                              if f"load_{b}" in d) + ".", ""]
     if "realtime" in data:
         d = data["realtime"]
         lines += [f"Real time against a store of {d['stored_records']:,} records (seeded from a batch resolution "
@@ -226,6 +247,14 @@ def _write_markdown(data: dict) -> None:
                              f"{x['ingest_records_per_s']} | {x['ingest_ms_p50']} | {x['seed_s']} |")
         m = d["machine"]
         lines += ["", f"Machine: {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']}.", ""]
+    if "bulk" in data:
+        d = data["bulk"]
+        for b in ("sqlite", "postgresql"):
+            if b in d:
+                x = d[b]
+                lines += [f"Bulk `mpi load` of `{d['data']}` ({d['records']:,} records) into an empty {b} store, "
+                          f"{d['when']}: {x['wall_s']:,} s wall ({x['records_per_s']} records/s), {x['cpu_s']:,} CPU-s, "
+                          f"peak memory {x['peak_rss_mb']:,} MB (largest process).", ""]
     lines.append("<!-- store:end -->")
     block = "\n".join(lines)
     text = RESULTS_MD.read_text() if RESULTS_MD.exists() else ""
@@ -240,7 +269,7 @@ def _write_markdown(data: dict) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("kind", choices=["load", "realtime"])
+    ap.add_argument("kind", choices=["load", "realtime", "bulk"])
     ap.add_argument("--data", type=Path, required=True, help="a directory with records.csv and truth.csv")
     ap.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
     ap.add_argument("--held-out", type=int, default=2000)
@@ -249,9 +278,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mpi-bench-") as tmp:
         if args.kind == "load":
             result = bench_load(args.data, args.backends, Path(tmp))
+        elif args.kind == "bulk":
+            result = bench_bulk(args.data, args.backends, Path(tmp))
         else:
             result = bench_realtime(args.data, args.backends, Path(tmp), args.held_out, args.seed)
-    _write(args.kind, result)
+    _write(f"load:{args.data.name}" if args.kind == "load" else args.kind, result)
 
 
 if __name__ == "__main__":

@@ -188,9 +188,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     with MasterPatientIndex(args.db) as mpi:
         clusters, review = mpi.export()
+        labels = mpi.labels() if args.labels_output else None
     outputs = [(clusters, args.output)]
     if args.review_output:
         outputs.append((review, args.review_output))
+    if labels is not None:
+        labels = labels.assign(same=labels["same"].map({True: "same", False: "different"}))
+        outputs.append((labels[["record_id_l", "record_id_r", "same"]], args.labels_output))
     for frame, path in outputs:
         _write_atomic(frame, path)
     print(f"mpi: {len(clusters)} records in {clusters['cluster_id'].nunique()} golden records; "
@@ -281,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--db", help=db_help)
     ex.add_argument("--output", required=True, help="CLUSTERS.csv: record_id,cluster_id (cluster_id = golden id)")
     ex.add_argument("--review-output", help="REVIEW.csv: record_id_l,record_id_r,match_probability")
+    ex.add_argument("--labels-output", help="LABELS.csv: stewards' decisions (record_id_l,record_id_r,same), "
+                    "the input of `mpi train --labels`")
     ex.set_defaults(func=cmd_export)
     return ap
 

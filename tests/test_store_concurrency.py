@@ -33,7 +33,7 @@ from sqlalchemy import create_engine, text
 
 from mpi.records import read_records_csv
 from mpi.service import MasterPatientIndex
-from mpi.store.database import database_url
+from mpi.store.database import database_url as resolve_url
 from store_invariants import (link_pk_enforced, partition, pg_factory, split_persons,  # noqa: F401 - fixture
                               store_violations)
 
@@ -48,7 +48,8 @@ SPAWN = mp.get_context("forkserver")
 SPAWN.set_forkserver_preload(["pandas", "sqlalchemy", "pytest", "mpi", "mpi.service", "mpi.store.database"])
 N_RECORDS = 800  # the first rows of examples/records.csv (a few seconds of sequential loading)
 THREAD_RECORDS = 400
-PROCESS_RECORDS = 600
+PROCESS_RECORDS = 400
+FRESH_RECORDS = 300
 BATCH = 20
 ORDER_SPREAD = 2  # file order and 5 random orders of these records: 589 golden records, 9 split persons in each
 
@@ -128,7 +129,7 @@ def overlapping_shards(n: int) -> list[list[int]]:
 
 def commit_order(url: str) -> list[str]:
     """Record ids in the order their rows were inserted (the serial order of a concurrent load)."""
-    engine = create_engine(database_url(url))
+    engine = create_engine(resolve_url(url))
     try:
         with engine.connect() as conn:
             return [r[0] for r in conn.execute(text("SELECT record_id FROM source_record ORDER BY id"))]
@@ -246,6 +247,33 @@ def test_sqlite_four_mpi_load_processes(sqlite_database, examples_frame, tmp_pat
     assert store_violations(sqlite_database, set(frame["record_id"])) == []
     assert_same_as_serial_load(sqlite_database, examples_frame, frame,
                                sqlite_database.replace("mpi.db", "serial.db"))
+
+
+def test_loaders_starting_together_on_an_empty_store_share_one_schema_and_model(database_url, examples_frame,
+                                                                               tmp_path):
+    """Four `mpi load` commands started at once on a store with no tables and no model: they
+    race to create the schema and to store the model they each learn; all succeed, one model is
+    stored and every loader links with it."""
+    frame = examples_frame.iloc[:FRESH_RECORDS]
+    paths = []
+    for k, rows in enumerate(overlapping_shards(len(frame))):
+        paths.append(tmp_path / f"shard{k}.csv")
+        frame.iloc[rows].to_csv(paths[-1], index=False)
+    procs = [subprocess.Popen([sys.executable, "-m", "mpi.cli", "load", str(p), "--db", database_url,
+                               "--batch-size", str(BATCH), "--quiet"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for p in paths]
+    outs = [p.communicate(timeout=180) for p in procs]
+    for p, (_, err) in zip(procs, outs):
+        assert p.returncode == 0, err
+    engine = create_engine(resolve_url(database_url))
+    try:
+        with engine.connect() as conn:
+            models = list(conn.execute(text("SELECT id, active FROM model_version")))
+    finally:
+        engine.dispose()
+    assert len(models) == 1 and models[0].active
+    assert all(f"(model {models[0].id})" in err for _, err in outs), [err for _, err in outs]
+    assert store_violations(database_url, set(frame["record_id"])) == []
 
 
 WRITERS = 8

@@ -105,6 +105,10 @@ class FellegiSunterModel:
             for k in range(len(self.comparisons)):
                 if k not in held:
                     estimates[k].append(result.m[k])
+        if not subsets_used:
+            log.warning("too few candidate pairs (%d records) to learn what a match looks like: every pair will "
+                        "score as a non-match; learn the model from a larger file (mpi train) and pass it with "
+                        "--model", len(table))
         m = [np.mean(e, axis=0) if e else u_random[k].copy() for k, e in enumerate(estimates)]
         self._set_parameters(m, u_random, 0.5)
         self.prior_ = _prior_fixed_point(self, gamma, len(table))

@@ -8,7 +8,6 @@ same JSON. m and u are also counted from the labels so the parameter table stays
 from __future__ import annotations
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from ..compare.comparisons import gamma_matrix
 from ..compare.table import RecordTable
@@ -39,6 +38,7 @@ def fit_supervised(table: RecordTable, left: np.ndarray, right: np.ndarray, same
     the prior is the same fixed point the unsupervised fit uses; without, it is rescaled from the
     labelled share (a rough bound).
     """
+    from sklearn.linear_model import LogisticRegression  # imported here: it costs a second at import
     same = np.asarray(same, dtype=bool)
     if same.all() or not same.any():
         raise ValueError("labelled pairs must include both matches and non-matches")

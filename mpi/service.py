@@ -375,21 +375,24 @@ class MasterPatientIndex:
                          .values(status="obsolete"))
         later.versions.append(dict(record=pk, version=version, content_hash=chash, raw=_dumps(raw),
                                    normalised=norm_json, received_at=now, actor=actor))
-        if keys:
-            conn.execute(_INSERT_KEY, [{"key": k.key, "record": pk, "fine": k.fine} for k in keys])
 
         old = None
         if existing is not None:
             old = conn.execute(select(LI).where(LI.c.record == pk)).first()
             if old is not None and old.state == "manual":
+                if keys:
+                    conn.execute(_INSERT_KEY, [{"key": k.key, "record": pk, "fine": k.fine} for k in keys])
                 later.goldens[old.golden_id] = None
                 later.events.append(_event_row("update", actor, golden_id=old.golden_id, record=pk,
                                                detail={"version": version, "decision": "manual"}))
                 return IngestResult(source, rid, old.golden_id, "manual", old.probability,
                                     json.loads(old.explanation), None, old.model_version)
 
-        m = self.matcher
         members = self._candidate_members(conn, keys, exclude=pk)
+        # the record's own keys go in after its candidates are read: a block's size is then the
+        # stored records plus this one, as in batch blocking
+        if keys:
+            conn.execute(_INSERT_KEY, [{"key": k.key, "record": pk, "fine": k.fine} for k in keys])
         choice, scores = self._choose(norm, members)
         if self._before_write is not None:
             self._before_write()

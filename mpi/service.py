@@ -57,6 +57,9 @@ _GOLDEN_MEMBERS = (select(SR.c.source, SR.c.record_id, RV.c.raw, RV.c.normalised
                    .where(LI.c.golden_id == bindparam("g")))
 _SET_ATTRIBUTES = update(GO).where(GO.c.id == bindparam("g")).values(attributes=bindparam("attributes"),
                                                                      updated_at=bindparam("updated_at"))
+_GOLDEN_STATUS = (select(GO.c.id, GO.c.status, GO.c.replaced_by)
+                  .where(GO.c.id.in_(bindparam("ids", expanding=True))).order_by(GO.c.id))
+_GOLDEN_STATUS_FOR_UPDATE = _GOLDEN_STATUS.with_for_update()
 OUTCOME = {Decision.AUTO_LINK: "auto_link", Decision.REVIEW: "review", Decision.DISTINCT: "new"}
 MATCH_GRADE = {Decision.AUTO_LINK: "certain", Decision.REVIEW: "probable", Decision.DISTINCT: "possible"}
 MIN_MATCH_PROBABILITY = 0.05
@@ -198,10 +201,8 @@ class MasterPatientIndex:
         ordered = sorted(set(ids))
         if not ordered:
             return {}
-        q = select(GO.c.id, GO.c.status, GO.c.replaced_by).where(GO.c.id.in_(ordered)).order_by(GO.c.id)
-        if self._is_pg():
-            q = q.with_for_update()
-        return {r.id: (r.status, r.replaced_by) for r in conn.execute(q)}
+        q = _GOLDEN_STATUS_FOR_UPDATE if self._is_pg() else _GOLDEN_STATUS
+        return {r.id: (r.status, r.replaced_by) for r in conn.execute(q, {"ids": ordered})}
 
     # ----------------------------------------------------------------------------- models
     @property

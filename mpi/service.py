@@ -63,7 +63,8 @@ _GOLDEN_STATUS_FOR_UPDATE = _GOLDEN_STATUS.with_for_update()
 OUTCOME = {Decision.AUTO_LINK: "auto_link", Decision.REVIEW: "review", Decision.DISTINCT: "new"}
 MATCH_GRADE = {Decision.AUTO_LINK: "certain", Decision.REVIEW: "probable", Decision.DISTINCT: "possible"}
 MIN_MATCH_PROBABILITY = 0.05
-INGEST_CHUNK = 20_000  # records normalised and keyed at a time by ingest_frame (bounds its memory)  # below this a golden record is no candidate worth showing
+INGEST_CHUNK = 20_000
+ANALYZE_AFTER = 5_000  # new records after which ingest_frame refreshes the planner's statistics  # records normalised and keyed at a time by ingest_frame (bounds its memory)  # below this a golden record is no candidate worth showing
 
 
 @dataclass
@@ -336,7 +337,21 @@ class MasterPatientIndex:
                     counts[r.decision] = counts.get(r.decision, 0) + 1
                 if progress:
                     progress(chunk_start + stop, len(frame))
+        if len(frame) - counts.get("unchanged", 0) >= ANALYZE_AFTER:
+            self.analyze()
         return counts
+
+    def analyze(self) -> None:
+        """Refresh the database's planner statistics. After a bulk load PostgreSQL has none for the
+        new rows and plans candidate lookups as if every golden record had hundreds of members (a
+        hundred-fold slower match); ``ingest_frame`` and seeding call this themselves."""
+        with self.engine.connect() as conn:
+            if self._is_pg():
+                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+            else:
+                conn.info["write"] = True
+                conn.exec_driver_sql("PRAGMA optimize")
+                conn.commit()
 
     def _ingest_tx(self, raw: dict, norm: dict, keys: list[RecordKey], actor: str) -> IngestResult:
         with self._tx() as conn:

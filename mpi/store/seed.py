@@ -105,4 +105,5 @@ def seed_from_resolution(mpi, raw, resolution: Resolution, actor: str = "system"
         with mpi._tx() as conn:
             conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('source_record', 'id'), "
                                  "(SELECT MAX(id) FROM source_record))")
+    mpi.analyze()  # planner statistics for the new rows (see MasterPatientIndex.analyze)
     return written

@@ -62,9 +62,9 @@ _GOLDEN_STATUS = (select(GO.c.id, GO.c.status, GO.c.replaced_by)
 _GOLDEN_STATUS_FOR_UPDATE = _GOLDEN_STATUS.with_for_update()
 OUTCOME = {Decision.AUTO_LINK: "auto_link", Decision.REVIEW: "review", Decision.DISTINCT: "new"}
 MATCH_GRADE = {Decision.AUTO_LINK: "certain", Decision.REVIEW: "probable", Decision.DISTINCT: "possible"}
-MIN_MATCH_PROBABILITY = 0.05
-INGEST_CHUNK = 20_000
-ANALYZE_AFTER = 5_000  # new records after which ingest_frame refreshes the planner's statistics  # records normalised and keyed at a time by ingest_frame (bounds its memory)  # below this a golden record is no candidate worth showing
+MIN_MATCH_PROBABILITY = 0.05  # below this a golden record is no candidate worth showing
+INGEST_CHUNK = 20_000  # records normalised and keyed at a time by ingest_frame (bounds its memory)
+ANALYZE_AFTER = 5_000  # new records after which ingest_frame refreshes the planner's statistics
 
 
 @dataclass
@@ -117,6 +117,9 @@ def canonical_raw(record: Mapping[str, object]) -> dict[str, str]:
         out[col] = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
     out[ID_COLUMN] = out[ID_COLUMN].strip()
     out[SOURCE_COLUMN] = out[SOURCE_COLUMN].strip() or "default"
+    for col in (ID_COLUMN, SOURCE_COLUMN):
+        if any(ord(ch) < 32 for ch in out[col]):
+            raise InputError("record_id and source may not contain control characters", column=col)
     if len(out[ID_COLUMN]) > 200 or len(out[SOURCE_COLUMN]) > 200:
         raise InputError("record_id and source may be at most 200 characters", record_id=out[ID_COLUMN][:40],
                          column=ID_COLUMN if len(out[ID_COLUMN]) > 200 else SOURCE_COLUMN)
@@ -290,6 +293,7 @@ class MasterPatientIndex:
         waiting for review (review), or to a new golden record (new). Re-sending identical data
         changes nothing (``unchanged``); changed data makes a new version and re-evaluates the
         link, except that a steward's manual link is kept."""
+        _need_actor(actor)
         raw = canonical_raw(record)
         norm = self.matcher.normalise(raw)
         keys = self.matcher.keys(norm)
@@ -304,6 +308,7 @@ class MasterPatientIndex:
         A batch is all-or-nothing; a crash loses at most the open batch, and running the same
         records again skips what is stored unchanged, so an interrupted load can simply be rerun.
         """
+        _need_actor(actor)
         frame = validate_records(records)
         m = self.matcher
         # every source gets its stored day order (None when unknown: never inferred from this
@@ -395,6 +400,12 @@ class MasterPatientIndex:
         old = None
         if existing is not None:
             old = conn.execute(select(LI).where(LI.c.record == pk)).first()
+            if old is not None:  # a steward's merge or split must not move it under us
+                status = self._lock_goldens(conn, [old.golden_id])
+                again = conn.execute(select(LI).where(LI.c.record == pk)).first()
+                if status.get(old.golden_id, ("gone",))[0] != "active" or again is None or \
+                        again.golden_id != old.golden_id or again.state != old.state:
+                    raise Retry("the record's golden record changed meanwhile")
             if old is not None and old.state == "manual":
                 if keys:
                     conn.execute(_INSERT_KEY, [{"key": k.key, "record": pk, "fine": k.fine} for k in keys])
@@ -451,6 +462,7 @@ class MasterPatientIndex:
         decision = OUTCOME[choice.decision]
         later.events.append(_event_row(
             "ingest" if old is None else "update", actor, golden_id=target, record=pk,
+            other_golden_id=old.golden_id if old is not None and old.golden_id != target else None,
             detail={"version": version, "decision": decision, "probability": round(choice.probability, 6),
                     "model_version": self.model_version, "review_task": task_id,
                     "previous_golden": old.golden_id if old is not None else None}))
@@ -562,6 +574,8 @@ class MasterPatientIndex:
         """Golden records ranked against ``record``, best first, without storing anything."""
         if limit < 1:
             raise InputError("limit must be at least 1", column="limit")
+        if not isinstance(record, Mapping):
+            raise InputError("a record must be a mapping of field names to values")
         raw = canonical_raw({ID_COLUMN: "query", **{k: v for k, v in record.items() if k != ID_COLUMN}})
         m = self.matcher
         norm = m.normalise(raw)
@@ -738,11 +752,15 @@ class MasterPatientIndex:
 
         def work() -> str:
             with self._tx() as conn:
+                self._lock(conn, [_lock_id(f"{source}\x1f{record_id}")])  # no ingest of it meanwhile
                 pk = conn.execute(select(SR.c.id).where(SR.c.source == source, SR.c.record_id == record_id)).scalar()
                 if pk is None:
                     raise NotFound(f"no stored record {record_id!r} from source {source!r}")
                 link = conn.execute(select(LI).where(LI.c.record == pk)).one()
-                self._lock_goldens(conn, [link.golden_id])
+                status = self._lock_goldens(conn, [link.golden_id])
+                if status.get(link.golden_id, ("gone",))[0] != "active" or conn.execute(
+                        select(LI.c.golden_id).where(LI.c.record == pk)).scalar_one() != link.golden_id:
+                    raise Retry("the record's golden record changed meanwhile")
                 others = list(conn.execute(select(LI.c.record).where(LI.c.golden_id == link.golden_id,
                                                                       LI.c.record != pk)).scalars())
                 if not others:
@@ -797,8 +815,9 @@ class MasterPatientIndex:
 
     def decide(self, task_id: int, decision: str | bool, actor: str, reason: str = "") -> dict:
         """Record a steward's decision on a review task: ``same`` links the record into the golden
-        record (or merges the two golden records); ``different`` keeps them apart for good. Both are
-        stored as labels the model can learn from. Returns the decided task."""
+        record (or merges the two golden records); ``different`` makes the record's current link
+        manual, so automatic re-matching never moves it. Both are stored as labels the model can
+        learn from (matching does not consult labels yet). Returns the decided task."""
         _need_actor(actor)
         same = decision is True or decision == "same"
         if not same and decision not in (False, "different"):
@@ -816,6 +835,8 @@ class MasterPatientIndex:
                 now = utcnow()
                 outcome = {}
                 if task.kind == "record_golden":
+                    ident = conn.execute(select(SR.c.source, SR.c.record_id).where(SR.c.id == task.record)).one()
+                    self._lock(conn, [_lock_id(f"{ident.source}\x1f{ident.record_id}")])  # no ingest of it meanwhile
                     rec_golden = conn.execute(select(LI.c.golden_id).where(LI.c.record == task.record)).scalar_one()
                     target = self._follow(conn, task.golden_id)
                     if not same and rec_golden == target:
@@ -939,8 +960,11 @@ def _event_row(kind: str, actor: str, reason: str = "", golden_id: str | None = 
 
 
 def _need_actor(actor: str) -> None:
-    if not actor or not str(actor).strip():
-        raise InputError("a manual action needs the actor who takes it", column="actor")
+    """Every change names who made it: a non-empty string of at most 200 printable characters."""
+    if not isinstance(actor, str) or not actor.strip():
+        raise InputError("a change needs the actor who makes it (a non-empty string)", column="actor")
+    if len(actor) > 200 or any(ord(ch) < 32 for ch in actor):
+        raise InputError("actor must be at most 200 characters without control characters", column="actor")
 
 
 def _link_snapshot(link: Mapping) -> dict:

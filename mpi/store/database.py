@@ -50,11 +50,12 @@ def make_engine(url: str | None = None) -> Engine:
     url = database_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        # hide_parameters: a database error must never carry a record's values (PHI) into a log
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False},
-                               pool_size=10, max_overflow=20)
+                               pool_size=10, max_overflow=20, hide_parameters=True)
         _sqlite_settings(engine)
     else:
-        engine = create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=True)
+        engine = create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=True, hide_parameters=True)
     return engine
 
 
@@ -85,11 +86,15 @@ def is_retryable(exc: BaseException) -> bool:
         code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
         if code in ("40001", "40P01", "55P03"):
             return True
-    return isinstance(exc, (IntegrityError, Retry))
+    if isinstance(exc, IntegrityError):  # only a unique clash can succeed the second time
+        code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        return code == "23505" or "UNIQUE constraint failed" in str(exc.orig)
+    return isinstance(exc, Retry)
 
 
-class Retry(Exception):
-    """Raised inside a transaction when what it read changed under it; the work is redone."""
+class Retry(StoreError):
+    """Raised inside a transaction when what it read changed under it; the work is redone (and
+    reaches the caller, as a StoreError, only if it keeps changing)."""
 
 
 def with_retries(work: Callable[[], T], attempts: int = 12) -> T:
@@ -136,5 +141,6 @@ def upgrade(engine: Engine) -> None:
             conn.commit()
         finally:
             if not is_sqlite(engine):
+                conn.rollback()  # a failed migration leaves the transaction aborted
                 conn.execute(text("SELECT pg_advisory_unlock(7261001)"))
                 conn.commit()

@@ -670,29 +670,32 @@ class MasterPatientIndex:
 
         def work() -> str:
             with self._tx() as conn:
-                a, b = self._follow(conn, golden_a), self._follow(conn, golden_b)
-                if a == b:
-                    raise Conflict("these golden records are already one person")
-                status = self._lock_goldens(conn, [a, b])
-                if any(status.get(g, ("gone",))[0] != "active" for g in (a, b)):
-                    raise Retry("golden record changed meanwhile")
-                moved = [dict(r._mapping) for r in conn.execute(select(LI).where(LI.c.golden_id == b))]
-                tasks = list(conn.execute(select(RT.c.id).where(
-                    RT.c.status.in_(("open", "claimed")),
-                    ((RT.c.golden_id == a) & (RT.c.other_golden_id == b)) |
-                    ((RT.c.golden_id == b) & (RT.c.other_golden_id == a)))).scalars())
-                now = utcnow()
-                conn.execute(update(LI).where(LI.c.golden_id == b).values(golden_id=a, state="manual", actor=actor,
-                                                                          linked_at=now))
-                conn.execute(update(GO).where(GO.c.id == b).values(status="merged", replaced_by=a, updated_at=now))
-                if tasks:
-                    conn.execute(update(RT).where(RT.c.id.in_(tasks)).values(status="obsolete"))
-                self._refresh_goldens(conn, [a])
-                self._event(conn, "merge", actor, reason, golden_id=a, other_golden_id=b,
-                            detail={"moved_links": [_link_snapshot(x) for x in moved], "closed_tasks": tasks})
-                return a
+                return self._merge_in(conn, golden_a, golden_b, actor, reason)
 
         return with_retries(work)
+
+    def _merge_in(self, conn: Connection, golden_a: str, golden_b: str, actor: str, reason: str) -> str:
+        a, b = self._follow(conn, golden_a), self._follow(conn, golden_b)
+        if a == b:
+            raise Conflict("these golden records are already one person")
+        status = self._lock_goldens(conn, [a, b])
+        if any(status.get(g, ("gone",))[0] != "active" for g in (a, b)):
+            raise Retry("golden record changed meanwhile")
+        moved = [dict(r._mapping) for r in conn.execute(select(LI).where(LI.c.golden_id == b))]
+        tasks = list(conn.execute(select(RT.c.id).where(
+            RT.c.status.in_(("open", "claimed")),
+            ((RT.c.golden_id == a) & (RT.c.other_golden_id == b)) |
+            ((RT.c.golden_id == b) & (RT.c.other_golden_id == a)))).scalars())
+        now = utcnow()
+        conn.execute(update(LI).where(LI.c.golden_id == b).values(golden_id=a, state="manual", actor=actor,
+                                                                  linked_at=now))
+        conn.execute(update(GO).where(GO.c.id == b).values(status="merged", replaced_by=a, updated_at=now))
+        if tasks:
+            conn.execute(update(RT).where(RT.c.id.in_(tasks)).values(status="obsolete"))
+        self._refresh_goldens(conn, [a])
+        self._event(conn, "merge", actor, reason, golden_id=a, other_golden_id=b,
+                    detail={"moved_links": [_link_snapshot(x) for x in moved], "closed_tasks": tasks})
+        return a
 
     def unmerge(self, golden_id: str, actor: str, reason: str = "") -> str:
         """Undo the merge that retired ``golden_id``: it becomes active again with exactly the links
@@ -868,6 +871,8 @@ class MasterPatientIndex:
                                        "use unmerge or split to separate them")
                     event_golden, event_other = a, b
                     outcome = {"golden_ids": [a, b]}
+                    if same and a != b:  # the merge lands with the decision, or neither does
+                        self._merge_in(conn, a, b, actor, reason or f"review task {task_id}")
                 conn.execute(update(RT).where(RT.c.id == task_id).values(
                     status="decided", decision="same" if same else "different", decided_by=actor, decided_at=now,
                     reason=reason))
@@ -879,9 +884,7 @@ class MasterPatientIndex:
                                                         **outcome})
                 return task.kind, event_golden, event_other
 
-        kind, a, b = with_retries(work)
-        if kind == "golden_golden" and same and a != b:
-            self.merge(a, b, actor, reason or f"review task {task_id}")
+        with_retries(work)
         return self.review_task(task_id)
 
     def labels(self) -> pd.DataFrame:

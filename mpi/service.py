@@ -183,9 +183,14 @@ class MasterPatientIndex:
         self.close()
 
     @contextmanager
-    def _tx(self, write: bool = True) -> Iterator[Connection]:
+    def _tx(self, write: bool = True, snapshot: bool = True) -> Iterator[Connection]:
+        """A transaction; ``write=False, snapshot=False`` is a read whose statements may each see
+        the latest commits (match: on PostgreSQL it saves the BEGIN and COMMIT round trips)."""
         with self.engine.connect() as conn:
             conn.info["write"] = write
+            if not write and not snapshot and self._is_pg():
+                yield conn.execution_options(isolation_level="AUTOCOMMIT")
+                return
             with conn.begin():
                 yield conn
 
@@ -580,7 +585,7 @@ class MasterPatientIndex:
         m = self.matcher
         norm = m.normalise(raw)
         keys = m.keys(norm)
-        with self._tx(write=False) as conn:
+        with self._tx(write=False, snapshot=False) as conn:
             members = self._candidate_members(conn, keys, exclude=None)
         if not members:
             return []

@@ -687,10 +687,11 @@ class MasterPatientIndex:
         if any(status.get(g, ("gone",))[0] != "active" for g in (a, b)):
             raise Retry("golden record changed meanwhile")
         moved = [dict(r._mapping) for r in conn.execute(select(LI).where(LI.c.golden_id == b))]
-        tasks = list(conn.execute(select(RT.c.id).where(
+        closed = [{"id": r.id, "status": r.status} for r in conn.execute(select(RT.c.id, RT.c.status).where(
             RT.c.status.in_(("open", "claimed")),
             ((RT.c.golden_id == a) & (RT.c.other_golden_id == b)) |
-            ((RT.c.golden_id == b) & (RT.c.other_golden_id == a)))).scalars())
+            ((RT.c.golden_id == b) & (RT.c.other_golden_id == a))))]
+        tasks = [t["id"] for t in closed]
         now = utcnow()
         conn.execute(update(LI).where(LI.c.golden_id == b).values(golden_id=a, state="manual", actor=actor,
                                                                   linked_at=now))
@@ -699,7 +700,7 @@ class MasterPatientIndex:
             conn.execute(update(RT).where(RT.c.id.in_(tasks)).values(status="obsolete"))
         self._refresh_goldens(conn, [a])
         self._event(conn, "merge", actor, reason, golden_id=a, other_golden_id=b,
-                    detail={"moved_links": [_link_snapshot(x) for x in moved], "closed_tasks": tasks})
+                    detail={"moved_links": [_link_snapshot(x) for x in moved], "closed_tasks": closed})
         return a
 
     def unmerge(self, golden_id: str, actor: str, reason: str = "") -> str:
@@ -743,9 +744,9 @@ class MasterPatientIndex:
                     # the survivor's own records moved away since: retired like any golden left empty
                     conn.execute(update(GO).where(GO.c.id == survivor)
                                  .values(status="merged", replaced_by=golden_id, updated_at=utcnow()))
-                if detail.get("closed_tasks"):
-                    conn.execute(update(RT).where(RT.c.id.in_(detail["closed_tasks"]), RT.c.status == "obsolete")
-                                 .values(status="open"))
+                for task in detail.get("closed_tasks", []):  # back to open or claimed, as they were
+                    conn.execute(update(RT).where(RT.c.id == task["id"], RT.c.status == "obsolete")
+                                 .values(status=task["status"]))
                 self._refresh_goldens(conn, [golden_id, survivor])
                 self._event(conn, "unmerge", actor, reason, golden_id=golden_id, other_golden_id=survivor,
                             detail={"merge_event": ev.id, "restored_records": restored})

@@ -151,6 +151,15 @@ def _component_completion(n: int, scored: ScoredCandidates, comp: np.ndarray) ->
     return codes // n, codes % n
 
 
+def learn_model(norm: pd.DataFrame, seed: int = 0) -> FellegiSunterModel:
+    """The unsupervised model a normalised frame's own candidate pairs give (what
+    :func:`resolve_frame` learns when it is given no model)."""
+    table = RecordTable.from_frame(norm)
+    candidates = candidate_pairs(norm)
+    gamma, _ = compute_gamma(table, candidates.left, candidates.right)
+    return FellegiSunterModel(seed=seed).fit(table, candidates.left, candidates.right, gamma)
+
+
 def resolve_frame(raw: pd.DataFrame, model: FellegiSunterModel | None = None,
                   thresholds: Thresholds = Thresholds(), day_order: dict[str, DayOrder] | None = None,
                   progress: Progress | None = None, seed: int = 0, validated: bool = False) -> Resolution:

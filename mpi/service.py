@@ -278,18 +278,12 @@ class MasterPatientIndex:
                     model: FellegiSunterModel | None = None) -> str:
         """Measure a file's population (and, unless ``model`` is given, learn a model from it
         without labels), store both, and return the model version in use."""
-        from .pipeline import compute_gamma
-        from .blocking.candidates import candidate_pairs
-        from .compare.table import RecordTable
+        from .pipeline import learn_model
 
-        frame = validate_records(records)
-        norm = normalise_frame(frame)
+        norm = normalise_frame(validate_records(records))
         stats = PopulationStats.from_normalised(norm)
         if model is None:
-            table = RecordTable.from_frame(norm)
-            cands = candidate_pairs(norm)
-            gamma, _ = compute_gamma(table, cands.left, cands.right)
-            model = FellegiSunterModel(seed=seed).fit(table, cands.left, cands.right, gamma)
+            model = learn_model(norm, seed)
         return self.register_model(model, stats, self._thresholds or Thresholds(), origin, only_if_none=True)
 
     # ----------------------------------------------------------------------------- ingest

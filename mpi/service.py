@@ -318,8 +318,7 @@ class MasterPatientIndex:
             chunk = frame.iloc[chunk_start:chunk_start + INGEST_CHUNK].reset_index(drop=True)
             norm = normalise_frame(chunk, day_order, m.stats.shared)
             keys = frame_keys(norm)
-            norm_rows = norm.drop(columns=["quality_flags"]).to_dict("records")
-            flags = norm["quality_flags"].tolist()
+            norm_rows = norm.to_dict("records")
             raws = chunk[list(CANONICAL_COLUMNS)].to_dict("records")
             for start in range(0, len(chunk), batch_size):
                 stop = min(start + batch_size, len(chunk))
@@ -332,7 +331,7 @@ class MasterPatientIndex:
                         self._lock(conn, [lid for raw, i in zip(batch, range(start, stop))
                                           for lid in _record_locks(raw, keys[i])])
                         later = _Deferred()
-                        results = [self._ingest_in(conn, raw, {**norm_rows[i], "quality_flags": flags[i]}, keys[i],
+                        results = [self._ingest_in(conn, raw, norm_rows[i], keys[i],
                                                    actor, later) for raw, i in zip(batch, range(start, stop))]
                         self._flush(conn, later)
                         return results

@@ -230,6 +230,66 @@ def _read_labels(path: str, record_ids) -> tuple:
     return (position[labels["record_id_l"]].to_numpy(), position[labels["record_id_r"]].to_numpy(), same)
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import serve
+
+    return serve(args.db, args.host, args.port, args.workers, args.log_level)
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from .store.database import make_engine, upgrade
+    from .tokens import TokenStore
+
+    engine = make_engine(args.db)
+    upgrade(engine)
+    issued = TokenStore(engine).create(args.role, args.name, args.days, created_by="cli")
+    print(issued.token)  # only the token: scripts capture it with $(mpi token create ...)
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    from .store.database import make_engine, upgrade
+    from .tokens import TokenStore
+
+    engine = make_engine(args.db)
+    upgrade(engine)
+    for t in TokenStore(engine).list():
+        print(f"{t['id']}\t{t['role']}\t{'live' if t['live'] else 'dead'}\texpires {t['expires_at']}\t{t['name']}")
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from .store.database import make_engine, upgrade
+    from .tokens import TokenStore
+
+    engine = make_engine(args.db)
+    upgrade(engine)
+    TokenStore(engine).revoke(args.token_id)
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from .audit import AuditLog
+    from .store.database import make_engine, upgrade
+
+    engine = make_engine(args.db)
+    upgrade(engine)
+    anchor = None
+    if args.anchor:
+        seq, _, digest = args.anchor.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            print("mpi: error: --anchor takes SEQ:HASH (as printed by an earlier verify)", file=sys.stderr)
+            return 2
+        anchor = (int(seq), digest)
+    report = AuditLog(engine).verify(anchor)
+    if report.ok:
+        print(f"ok: {report.events} events, head {report.head_seq}:{report.head_hash}")
+        return 0
+    where = f" at event {report.at_seq}" if report.at_seq is not None else ""
+    print(f"TAMPERED{where}: {report.problem} ({report.events} events read)", file=sys.stderr)
+    return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="mpi", description="Master patient index: resolve patient records "
                                  "into golden records without merging two people.")
@@ -288,6 +348,37 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--labels-output", help="LABELS.csv: stewards' decisions (record_id_l,record_id_r,same), "
                     "the input of `mpi train --labels`")
     ex.set_defaults(func=cmd_export)
+
+    sv = sub.add_parser("serve", help="serve the HTTP API (FHIR $match, PIXm, ingest, review) over a store")
+    sv.add_argument("--db", help=db_help)
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--workers", type=int, help="worker processes (default: 1 on SQLite, one per core on PostgreSQL)")
+    sv.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    sv.set_defaults(func=cmd_serve)
+
+    tk = sub.add_parser("token", help="create, list or revoke the HTTP API's bearer tokens")
+    tks = tk.add_subparsers(dest="token_command", required=True)
+    tc = tks.add_parser("create", help="create a token and print it (only the token)")
+    tc.add_argument("--role", required=True, choices=["integration", "steward", "admin"])
+    tc.add_argument("--name", default="", help="who holds it (recorded as the actor in the audit log)")
+    tc.add_argument("--days", type=int, default=90, help="days until it expires (default 90)")
+    tc.add_argument("--db", help=db_help)
+    tc.set_defaults(func=cmd_token_create)
+    tl = tks.add_parser("list", help="list tokens (never their secrets)")
+    tl.add_argument("--db", help=db_help)
+    tl.set_defaults(func=cmd_token_list)
+    tr = tks.add_parser("revoke", help="revoke a token by its id")
+    tr.add_argument("token_id")
+    tr.add_argument("--db", help=db_help)
+    tr.set_defaults(func=cmd_token_revoke)
+
+    au = sub.add_parser("audit", help="the tamper-evident audit log")
+    aus = au.add_subparsers(dest="audit_command", required=True)
+    av = aus.add_parser("verify", help="check the hash chain: finds altered, deleted or reordered events")
+    av.add_argument("--db", help=db_help)
+    av.add_argument("--anchor", help="SEQ:HASH printed by an earlier verify and kept outside the database")
+    av.set_defaults(func=cmd_audit_verify)
     return ap
 
 

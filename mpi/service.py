@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
 
+from .audit import append as append_audit, current_entry
 from .blocking.keys import RecordKey, frame_keys
 from .decision import Decision, Thresholds
 from .errors import InputError, NotFittedError
@@ -193,6 +194,9 @@ class MasterPatientIndex:
                 return
             with conn.begin():
                 yield conn
+                entry = current_entry() if write else None
+                if entry is not None:  # a person's change: its audit event commits with it
+                    append_audit(conn, entry)
 
     def _is_pg(self) -> bool:
         return not is_sqlite(self.engine)
@@ -644,6 +648,11 @@ class MasterPatientIndex:
         if gid is None:
             raise NotFound(f"no stored record {record_id!r} from source {source!r}")
         return gid
+
+    def knows_source(self, source: str) -> bool:
+        """Whether any stored record came from ``source`` (an identifier domain of this MPI)."""
+        with self._tx(write=False) as conn:
+            return conn.execute(select(SR.c.id).where(SR.c.source == source).limit(1)).first() is not None
 
     def history(self, golden_id: str) -> list[dict]:
         """Every event that touched this golden record or the ids merged into it, oldest first."""

@@ -137,3 +137,45 @@ class Event(SQLModel, table=True):
     other_golden_id: str | None = Field(default=None, max_length=40, index=True)
     record: int | None = Field(default=None, index=True)
     detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token of the HTTP service. Only its SHA-256 is kept: a stolen database does not
+    yield usable tokens (they are 256-bit random, so a slow password hash adds nothing)."""
+    __tablename__ = "api_token"
+    id: str = Field(primary_key=True, max_length=24)  # public handle, shown in lists and the audit log
+    token_hash: str = Field(max_length=64, unique=True)
+    role: str = Field(max_length=20)  # integration | steward | admin
+    name: str = Field(default="", max_length=200)  # who holds it: the actor recorded in the audit log
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    expires_at: dt.datetime
+    revoked_at: dt.datetime | None = None
+    created_by: str = Field(default="", max_length=200)
+
+
+class AuditEvent(SQLModel, table=True):
+    """The tamper-evident audit trail: each row's hash covers its fields and the previous row's
+    hash, so altering, deleting or reordering rows breaks the chain (``mpi audit verify``).
+    Database triggers refuse UPDATE and DELETE on this table."""
+    __tablename__ = "audit_event"
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    at: dt.datetime
+    actor: str = Field(max_length=200)
+    role: str = Field(max_length=20)
+    action: str = Field(max_length=60)
+    target: str = Field(default="", max_length=300)
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    outcome: str = Field(max_length=60)
+    request_id: str = Field(default="", max_length=64)
+    detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditHead(SQLModel, table=True):
+    """The chain's last (seq, hash), written with every append: cutting events off the end of
+    the log shows as a head that points past the last row."""
+    __tablename__ = "audit_head"
+    id: int = Field(default=1, primary_key=True)
+    seq: int
+    hash: str = Field(max_length=64)

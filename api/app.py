@@ -1,0 +1,116 @@
+"""The FastAPI application, built by :func:`create_app` (nothing happens at import time)."""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+
+from mpi.audit import AuditLog
+from mpi.service import MasterPatientIndex
+from mpi.tokens import TokenStore
+
+from . import errors
+from .deps import Services, new_request_id
+from .limits import BodyLimit, RateLimiter
+from .routes import admin, fhir, goldens, records, review
+from .settings import Settings
+
+access_log = logging.getLogger("api.access")
+
+_PROBLEM = {"type": "object", "required": ["title", "status"], "properties": {
+    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+    "detail": {"type": "string"}, "request_id": {"type": "string"},
+    "errors": {"type": "array", "items": {"type": "object", "properties": {
+        "field": {"type": "string"}, "message": {"type": "string"}}}}}}
+_OUTCOME = {"type": "object", "required": ["resourceType", "issue"], "properties": {
+    "resourceType": {"type": "string", "enum": ["OperationOutcome"]}, "issue": {"type": "array"}}}
+_ERRORS = {"401": "No token, or an unknown, expired or revoked one", "403": "The token's role may not do this",
+           "404": "No such record, golden record or task", "409": "The store's state forbids this change",
+           "413": "Request body or batch too large", "415": "The body is not JSON", "422": "Invalid request (the field is named)",
+           "429": "Rate limit reached", "503": "No model yet, or the store is busy"}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The HTTP service over one store. ``settings`` default to ``Settings.from_env()``."""
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        index = MasterPatientIndex(settings.database_url)
+        app.state.services = Services(settings, index, TokenStore(index.engine), AuditLog(index.engine),
+                                      RateLimiter(settings.match_rate_per_minute, settings.match_burst))
+        try:
+            yield
+        finally:
+            index.close()
+
+    app = FastAPI(title="mpi", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  description="Master patient index: ingest, match (FHIR $match), cross-references (IHE PIXm), "
+                              "golden records, merge/unmerge and review. Every route but /health and "
+                              "/openapi.json needs a bearer token; the README lists which role may call what.")
+    errors.install(app)
+    for module in (records, fhir, goldens, review, admin):
+        app.include_router(module.router)
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next):  # type: ignore[no-untyped-def]
+        request.state.request_id = new_request_id(request.headers.get("x-request-id"))
+        started = time.perf_counter()
+        has_body = request.headers.get("content-length", "0") not in ("", "0") or "transfer-encoding" in request.headers
+        if has_body and not _is_json(request.headers.get("content-type", "")):
+            response = errors.answer(request, 415, "send the body as application/json "
+                                     "(application/fhir+json on /fhir routes)")
+        else:
+            response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        route = request.scope.get("route")
+        # the route template, never the path or query (a path or query could carry an identifier)
+        access_log.info("%s %s %d %.1fms %s", request.method, getattr(route, "path", "-"), response.status_code,
+                        (time.perf_counter() - started) * 1000, request.state.request_id)
+        return response
+
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, with the error answers we really give (problem details, or FHIR
+    OperationOutcomes under /fhir) and the bearer scheme on every route but health."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    doc.setdefault("components", {}).setdefault("schemas", {})["Problem"] = _PROBLEM
+    doc["components"]["schemas"]["OperationOutcome"] = _OUTCOME
+    for path, ops in doc.get("paths", {}).items():
+        fhir_path = path.startswith("/fhir")
+        ref = {"$ref": "#/components/schemas/OperationOutcome" if fhir_path else "#/components/schemas/Problem"}
+        media = "application/fhir+json" if fhir_path else "application/problem+json"
+        for op in ops.values():
+            responses = op.setdefault("responses", {})
+            public = not op.get("security")
+            for code, text in _ERRORS.items():
+                if public and code in ("401", "403", "429"):
+                    continue
+                if code == "415" and "requestBody" not in op:
+                    continue
+                responses[code] = {"description": text, "content": {media: {"schema": ref}}}
+    doc["components"]["schemas"].pop("HTTPValidationError", None)
+    doc["components"]["schemas"].pop("ValidationError", None)
+    app.openapi_schema = doc
+    return doc
+
+
+def app_from_env() -> FastAPI:
+    """The factory ``mpi serve`` hands to uvicorn (its workers read MPI_* variables)."""
+    return create_app(Settings.from_env())

@@ -1,0 +1,1 @@
+"""The HTTP routes, one module per audience: thin calls into mpi, nothing decided here."""

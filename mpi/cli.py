@@ -126,8 +126,11 @@ def cmd_load(args: argparse.Namespace) -> int:
                 bar.n = done
                 bar.refresh()
 
-        try:
-            counts = mpi.ingest_frame(records, batch_size=args.batch_size, progress=progress)
+        from .audit import auditing
+
+        try:  # an operator's load is a change: each committed batch carries an audit event
+            with auditing(_operator("load", f"file {os.path.basename(args.records)}")):
+                counts = mpi.ingest_frame(records, batch_size=args.batch_size, progress=progress)
         finally:
             if bar is not None:
                 bar.close()
@@ -230,6 +233,19 @@ def _read_labels(path: str, record_ids) -> tuple:
     return (position[labels["record_id_l"]].to_numpy(), position[labels["record_id_r"]].to_numpy(), same)
 
 
+def _operator(action: str, target: str):  # type: ignore[no-untyped-def]
+    """The audit entry of a command-line operator's change (the OS user is the actor)."""
+    import getpass
+
+    from .audit import AuditEntry
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return AuditEntry(actor=f"cli:{user}", role="operator", action=action, target=target)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .serve import serve
 
@@ -237,12 +253,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
+    from .audit import auditing
     from .store.database import make_engine, upgrade
     from .tokens import TokenStore
 
     engine = make_engine(args.db)
     upgrade(engine)
-    issued = TokenStore(engine).create(args.role, args.name, args.days, created_by="cli")
+    with auditing(_operator("create token", f"role {args.role}")):
+        issued = TokenStore(engine).create(args.role, args.name, args.days, created_by=_operator("", "").actor)
     print(issued.token)  # only the token: scripts capture it with $(mpi token create ...)
     return 0
 
@@ -259,12 +277,14 @@ def cmd_token_list(args: argparse.Namespace) -> int:
 
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from .audit import auditing
     from .store.database import make_engine, upgrade
     from .tokens import TokenStore
 
     engine = make_engine(args.db)
     upgrade(engine)
-    TokenStore(engine).revoke(args.token_id)
+    with auditing(_operator("revoke token", f"token {args.token_id}")):
+        TokenStore(engine).revoke(args.token_id)
     return 0
 
 

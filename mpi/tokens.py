@@ -11,12 +11,13 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
+from .audit import append, current_entry
 from .errors import InputError, NotFound
 from .store.database import with_retries
 from .store.schema import ApiToken, utcnow
@@ -60,6 +61,13 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _audit(conn, detail: dict) -> None:  # type: ignore[no-untyped-def]
+    """Token changes are audited in their own transaction (by whoever set the audit entry)."""
+    entry = current_entry()
+    if entry is not None:
+        append(conn, replace(entry, detail={**entry.detail, **detail}))
+
+
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
@@ -88,6 +96,7 @@ class TokenStore:
                     conn.execute(insert(TK).values(id=token_id, token_hash=token_hash(token), role=role.value,
                                                    name=name[:200], created_at=utcnow(), expires_at=expires,
                                                    created_by=created_by[:200]))
+                    _audit(conn, {"token": token_id, "role": role.value})
 
         with_retries(work)
         return IssuedToken(token, Principal(token_id, name[:200], role, expires))
@@ -123,8 +132,11 @@ class TokenStore:
             with self.engine.connect() as conn:
                 conn.info["write"] = True
                 with conn.begin():
-                    return conn.execute(update(TK).where(TK.c.id == token_id, TK.c.revoked_at.is_(None))
-                                        .values(revoked_at=utcnow())).rowcount
+                    n = conn.execute(update(TK).where(TK.c.id == token_id, TK.c.revoked_at.is_(None))
+                                     .values(revoked_at=utcnow())).rowcount
+                    if n:
+                        _audit(conn, {"token": token_id})
+                    return n
 
         if not with_retries(work):
             if not any(t["id"] == token_id for t in self.list()):

@@ -1,13 +1,11 @@
 """The FastAPI application, built by :func:`create_app` (nothing happens at import time)."""
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from mpi.audit import AuditLog
@@ -15,12 +13,11 @@ from mpi.service import MasterPatientIndex
 from mpi.tokens import TokenStore
 
 from . import errors
-from .deps import Services, new_request_id
+from .deps import Services
 from .limits import BodyLimit, RateLimiter
+from .middleware import RequestContext
 from .routes import admin, fhir, goldens, records, review
 from .settings import Settings
-
-access_log = logging.getLogger("api.access")
 
 _PROBLEM = {"type": "object", "required": ["title", "status"], "properties": {
     "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
@@ -57,31 +54,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (records, fhir, goldens, review, admin):
         app.include_router(module.router)
 
-    @app.middleware("http")
-    async def request_context(request: Request, call_next):  # type: ignore[no-untyped-def]
-        request.state.request_id = new_request_id(request.headers.get("x-request-id"))
-        started = time.perf_counter()
-        has_body = request.headers.get("content-length", "0") not in ("", "0") or "transfer-encoding" in request.headers
-        if has_body and not _is_json(request.headers.get("content-type", "")):
-            response = errors.answer(request, 415, "send the body as application/json "
-                                     "(application/fhir+json on /fhir routes)")
-        else:
-            response = await call_next(request)
-        response.headers["X-Request-ID"] = request.state.request_id
-        route = request.scope.get("route")
-        # the route template, never the path or query (a path or query could carry an identifier)
-        access_log.info("%s %s %d %.1fms %s", request.method, getattr(route, "path", "-"), response.status_code,
-                        (time.perf_counter() - started) * 1000, request.state.request_id)
-        return response
-
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext)  # outermost: every answer, 413 included, carries the request id
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
-
-
-def _is_json(content_type: str) -> bool:
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

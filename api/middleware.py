@@ -1,0 +1,59 @@
+"""Per-request plumbing as plain ASGI (cheaper than Starlette's BaseHTTPMiddleware on a hot path):
+a request id, the JSON content-type check and the access log line."""
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import errors
+from .deps import new_request_id
+
+access_log = logging.getLogger("api.access")
+
+
+def is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+class RequestContext:
+    """Gives each request an id (a sane ``X-Request-ID`` from the caller, else a new one), echoes
+    it, refuses non-JSON bodies with 415, and logs method, route template, status, time and id:
+    never the path or query, which can carry identifiers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers") or []}
+        rid = new_request_id(headers.get("x-request-id"))
+        scope.setdefault("state", {})["request_id"] = rid
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+            await send(message)
+
+        has_body = headers.get("content-length", "0") not in ("", "0") or "transfer-encoding" in headers
+        try:
+            if has_body and not is_json(headers.get("content-type", "")):
+                response = errors.answer(Request(scope), 415, "send the body as application/json "
+                                         "(application/fhir+json on /fhir routes)")
+                await response(scope, receive, send_with_id)
+            else:
+                await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            access_log.info("%s %s %d %.1fms %s", scope.get("method", "-"), getattr(route, "path", "-"), status,
+                            (time.perf_counter() - started) * 1000, rid)

@@ -162,6 +162,20 @@ class TaskOut(BaseModel):
     decided_at: str | None = None
 
 
+class PairRecordOut(BaseModel):
+    source: str
+    record_id: str
+    version: int
+    golden_id: str | None = None
+    fields: dict[str, str]
+
+
+class ReviewPairOut(BaseModel):
+    task: TaskOut
+    record: PairRecordOut | None = None
+    candidate: PairRecordOut | None = None
+
+
 class TokenIn(Strict):
     role: Literal["integration", "steward", "admin"]
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]

@@ -805,6 +805,26 @@ class MasterPatientIndex:
             raise NotFound(f"no review task {task_id}")
         return _task_dict(row)
 
+    def review_pair(self, task_id: int) -> dict:
+        """A review task with what a steward compares: the record and the candidate record (their
+        source ids and current raw demographics) and the golden records involved."""
+        task = self.review_task(task_id)
+        with self._tx(write=False) as conn:
+            def record(pk: int | None) -> dict | None:
+                if pk is None:
+                    return None
+                row = conn.execute(select(SR.c.source, SR.c.record_id, RV.c.raw, RV.c.version)
+                                   .join(RV, (RV.c.record == SR.c.id) & (RV.c.version == SR.c.current_version))
+                                   .where(SR.c.id == pk)).first()
+                if row is None:
+                    return None
+                gid = conn.execute(select(LI.c.golden_id).where(LI.c.record == pk)).scalar_one_or_none()
+                raw = {k: v for k, v in json.loads(row.raw).items() if k not in (ID_COLUMN, SOURCE_COLUMN)}
+                return {"source": row.source, "record_id": row.record_id, "version": row.version,
+                        "golden_id": gid, "fields": raw}
+
+            return {"task": task, "record": record(task["record"]), "candidate": record(task["candidate_record"])}
+
     def claim(self, task_id: int, actor: str) -> dict:
         """Claim an open task for ``actor`` (so two stewards do not decide the same pair)."""
         _need_actor(actor)

@@ -5,10 +5,10 @@ from typing import Literal
 
 from fastapi import APIRouter, Path, Query
 
-from ..deps import StewardCtx
-from ..schemas import DecideIn, TaskOut
+from ..deps import GuardedRoute, StewardCtx
+from ..schemas import DecideIn, ReviewPairOut, TaskOut
 
-router = APIRouter(prefix="/review-tasks", tags=["review"])
+router = APIRouter(prefix="/review-tasks", tags=["review"], route_class=GuardedRoute)
 TaskPath = Path(ge=1, le=2**62)
 
 
@@ -21,6 +21,13 @@ def tasks(ctx: StewardCtx, status: Literal["open", "claimed", "decided", "obsole
 @router.get("/{task_id}", response_model=TaskOut, summary="One review task")
 def task(ctx: StewardCtx, task_id: int = TaskPath) -> dict:
     return ctx.index.review_task(task_id)
+
+
+@router.get("/{task_id}/pair", response_model=ReviewPairOut, summary="A task with both records' demographics")
+def pair(ctx: StewardCtx, task_id: int = TaskPath) -> dict:
+    """What the steward compares: the incoming record and the candidate it resembles, with their
+    current demographics as the sources sent them, and their golden records. Audited."""
+    return ctx.read("read review pair", f"task {task_id}", lambda: ctx.index.review_pair(task_id))
 
 
 @router.post("/{task_id}/claim", response_model=TaskOut, summary="Claim a task (so no one else decides it)")

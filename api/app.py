@@ -1,6 +1,7 @@
 """The FastAPI application, built by :func:`create_app` (nothing happens at import time)."""
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -32,9 +33,25 @@ _ERRORS = {"401": "No token, or an unknown, expired or revoked one", "403": "The
            "429": "Rate limit reached", "503": "No model yet, or the store is busy"}
 
 
+class _NoResultRows(logging.Filter):
+    """SQLAlchemy logs every result row at DEBUG when its logger is enabled for DEBUG (a root
+    logger at DEBUG is enough); rows are patients' demographics. (Statements are logged at INFO,
+    with their parameters hidden: the store's engines use hide_parameters.)"""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
+def _never_log_result_rows() -> None:
+    engine_log = logging.getLogger("sqlalchemy.engine.Engine")
+    if not any(isinstance(f, _NoResultRows) for f in engine_log.filters):
+        engine_log.addFilter(_NoResultRows())
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The HTTP service over one store. ``settings`` default to ``Settings.from_env()``."""
     settings = settings or Settings.from_env()
+    _never_log_result_rows()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -6,10 +6,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from mpi.audit import AuditEntry, AuditLog, auditing
 from mpi.errors import MPIError
@@ -73,16 +76,28 @@ def new_request_id(offered: str | None) -> str:
     return offered if offered and _REQUEST_ID.match(offered) else uuid.uuid4().hex
 
 
-def caller(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
-    """The principal behind the bearer token; 401 without a live one."""
-    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+def authenticate(request: Request) -> Principal:
+    """The principal behind the request's bearer token (remembered on the request); 401 without
+    a live one."""
+    known = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise HTTPException(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-    principal = services(request).authenticate(credentials.credentials)
+    principal = services(request).authenticate(token)
     if principal is None:
         raise HTTPException(401, "the token is unknown, expired or revoked",
                             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     request.state.principal = principal
     return principal
+
+
+def caller(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
+    """The principal behind the bearer token; 401 without a live one. (``credentials`` puts the
+    bearer scheme into the OpenAPI document; :class:`GuardedRoute` has usually checked already.)"""
+    return authenticate(request)
 
 
 def allow(*roles: Role) -> Callable[..., Principal]:
@@ -94,8 +109,50 @@ def allow(*roles: Role) -> Callable[..., Principal]:
             raise HTTPException(403, f"the {principal.role.value} role may not do this")
         return principal
 
-    check.roles = allowed  # type: ignore[attr-defined]  # read by the route/role table test
+    check.roles = allowed  # type: ignore[attr-defined]  # read by GuardedRoute
     return check
+
+
+def declared_roles(dependant: Dependant) -> frozenset[Role] | None:
+    """The roles a route's dependencies let through (see :func:`allow`), None for a public route."""
+    for dep in dependant.dependencies:
+        roles = getattr(dep.call, "roles", None)
+        if roles is None:
+            roles = declared_roles(dep)
+        if roles is not None:
+            return roles
+    return None
+
+
+def _has_body(request: Request) -> bool:
+    return request.headers.get("content-length", "0") not in ("", "0") or "transfer-encoding" in request.headers
+
+
+def is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+class GuardedRoute(APIRoute):
+    """A route that checks, in this order and before its body is read, parsed or validated: the
+    bearer token (401), the role (403) and that a body is JSON (415). FastAPI parses the body
+    before it solves dependencies, so without this a caller without a token would get 422 for
+    malformed JSON, i.e. learn about a route's body before being authenticated."""
+
+    def get_route_handler(self) -> Callable[[Request], Any]:
+        handler = super().get_route_handler()
+        roles = declared_roles(self.dependant)
+
+        async def guarded(request: Request) -> Response:
+            if roles is not None:
+                principal = await run_in_threadpool(authenticate, request)
+                if principal.role not in roles:
+                    raise HTTPException(403, f"the {principal.role.value} role may not do this")
+            if _has_body(request) and not is_json(request.headers.get("content-type", "")):
+                raise HTTPException(415, "send the body as application/json (application/fhir+json on /fhir routes)")
+            return await handler(request)
+
+        return guarded
 
 
 @dataclass(frozen=True)

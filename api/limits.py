@@ -5,6 +5,7 @@ import json
 import threading
 import time
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -41,7 +42,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge()
+                    raise _TooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -64,8 +65,12 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """Raised while a streamed body is read. An HTTPException, so FastAPI's body reading passes it
+    on (any other exception there becomes a 400) and the app answers 413 in its own format."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"the limit is {max_bytes} bytes")
 
 
 class RateLimiter:

@@ -6,8 +6,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Text = Annotated[str, StringConstraints(max_length=200)]
-Id = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
-Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"  # ids (body, path or query): no control characters (PostgreSQL refuses NUL)
+Id = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=ID_PATTERN)]
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"^[^\x00]+$")]  # no NUL
 
 
 class Strict(BaseModel):

@@ -4,10 +4,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy import text
 
-from ..deps import AdminCtx, AnyRoleCtx, services
-from ..schemas import AuditEventOut, Health, ModelOut, TokenCreated, TokenIn, TokenInfo, VerifyOut
+from ..deps import AdminCtx, AnyRoleCtx, GuardedRoute, services
+from ..schemas import ID_PATTERN, AuditEventOut, Health, ModelOut, TokenCreated, TokenIn, TokenInfo, VerifyOut
 
-router = APIRouter(tags=["administration"])
+router = APIRouter(tags=["administration"], route_class=GuardedRoute)
 
 
 @router.post("/tokens", response_model=TokenCreated, status_code=201, summary="Create a token (shown once)")
@@ -25,7 +25,7 @@ def list_tokens(ctx: AdminCtx) -> list[dict]:
 
 
 @router.delete("/tokens/{token_id}", status_code=204, summary="Revoke a token")
-def revoke_token(ctx: AdminCtx, token_id: str = Path(min_length=1, max_length=24)) -> None:
+def revoke_token(ctx: AdminCtx, token_id: str = Path(min_length=1, max_length=24, pattern=ID_PATTERN)) -> None:
     ctx.change("revoke token", f"token {token_id}", lambda: ctx.services.tokens.revoke(token_id))
     ctx.services.forget_token(token_id)
 

@@ -1,20 +1,22 @@
 """FHIR R4: Patient $match, IHE PIXm ($ihe-pix, ITI-83) and the golden Patient read."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import StringConstraints
 
 from mpi.errors import InputError
 from mpi.fhir import GOLDEN_SYSTEM, golden_patient, match_bundle, operation_outcome, patient_to_record, pix_parameters, split_token
 from mpi.tokens import Role
 
-from ..deps import Context, LookupCtx
-from ..schemas import FhirParameters
+from ..deps import Context, GuardedRoute, LookupCtx
+from ..schemas import ID_PATTERN, FhirParameters
 from .common import check_match_rate
 
-router = APIRouter(prefix="/fhir", tags=["FHIR"])
+router = APIRouter(prefix="/fhir", tags=["FHIR"], route_class=GuardedRoute)
+SystemName = Annotated[str, StringConstraints(max_length=500, pattern=ID_PATTERN)]
 FHIR_JSON = "application/fhir+json"
 
 
@@ -91,8 +93,10 @@ def patient_match(body: FhirParameters, request: Request, ctx: LookupCtx) -> Fhi
             responses={200: {"description": "A Parameters resource of targetIdentifier and targetId",
                              "content": {FHIR_JSON: {"schema": {"type": "object"}}}}})
 def pix(request: Request, ctx: LookupCtx,
-        sourceIdentifier: str = Query(min_length=3, max_length=500, description="system|value of a source record"),
-        targetSystem: list[str] | None = Query(None, max_length=20, description="only identifiers of these systems"),
+        sourceIdentifier: str = Query(min_length=3, max_length=500, pattern=ID_PATTERN,
+                                      description="system|value of a source record"),
+        targetSystem: list[SystemName] | None = Query(None, max_length=20,
+                                                      description="only identifiers of these systems"),
         ) -> FhirResponse:
     """The other identifiers of the person a source identifier belongs to: every other source
     record, and the golden record (system ``urn:mpi:golden``). An unknown identifier answers 404;
@@ -123,7 +127,8 @@ def pix(request: Request, ctx: LookupCtx,
 @router.get("/Patient/{golden_id}", response_class=FhirResponse, summary="The golden Patient",
             responses={200: {"description": "A Patient; a merged-away id answers as replaced-by its survivor",
                              "content": {FHIR_JSON: {"schema": {"type": "object"}}}}})
-def patient_read(ctx: LookupCtx, golden_id: str = Path(min_length=1, max_length=40)) -> FhirResponse:
+def patient_read(ctx: LookupCtx,
+                 golden_id: str = Path(min_length=1, max_length=40, pattern=ID_PATTERN)) -> FhirResponse:
     """The golden record as a Patient: identifiers of all its source records and, for stewards,
     the surviving demographics (audited). A merged-away id answers as an inactive Patient whose
     ``link`` is ``replaced-by`` the survivor."""

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Path
 
-from ..deps import StewardCtx
-from ..schemas import EventOut, GoldenId, GoldenOut, MergeIn, ReasonIn
+from ..deps import GuardedRoute, StewardCtx
+from ..schemas import ID_PATTERN, EventOut, GoldenId, GoldenOut, MergeIn, ReasonIn
 
-router = APIRouter(prefix="/goldens", tags=["golden records"])
-GoldenPath = Path(min_length=1, max_length=40)
+router = APIRouter(prefix="/goldens", tags=["golden records"], route_class=GuardedRoute)
+GoldenPath = Path(min_length=1, max_length=40, pattern=ID_PATTERN)
 
 
 @router.get("/{golden_id}", response_model=GoldenOut, summary="A golden record with its members")

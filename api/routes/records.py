@@ -5,12 +5,12 @@ from fastapi import APIRouter, HTTPException
 
 from mpi.errors import InputError, MPIError
 
-from ..deps import IntegrationCtx, LookupCtx, StewardCtx
+from ..deps import GuardedRoute, IntegrationCtx, LookupCtx, StewardCtx
 from ..errors import _TITLE
 from ..schemas import BatchIn, BatchItem, BatchOut, GoldenId, IngestOut, ItemError, MatchIn, MatchOut, RecordIn, SplitIn
 from .common import check_match_rate, ingest_out, record_target, status_of
 
-router = APIRouter(tags=["records"])
+router = APIRouter(tags=["records"], route_class=GuardedRoute)
 
 
 @router.post("/records", response_model=IngestOut, summary="Ingest one record")

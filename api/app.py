@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from mpi.audit import AuditLog
+from mpi.fhir import PATIENT_SCHEMA
 from mpi.service import MasterPatientIndex
 from mpi.tokens import TokenStore
 
@@ -27,7 +28,8 @@ _PROBLEM = {"type": "object", "required": ["title", "status"], "properties": {
         "field": {"type": "string"}, "message": {"type": "string"}}}}}}
 _OUTCOME = {"type": "object", "required": ["resourceType", "issue"], "properties": {
     "resourceType": {"type": "string", "enum": ["OperationOutcome"]}, "issue": {"type": "array"}}}
-_ERRORS = {"401": "No token, or an unknown, expired or revoked one", "403": "The token's role may not do this",
+_ERRORS = {"400": "The body could not be read as JSON (not UTF-8, or nested too deeply)",
+           "401": "No token, or an unknown, expired or revoked one", "403": "The token's role may not do this",
            "404": "No such record, golden record or task", "409": "The store's state forbids this change",
            "413": "Request body or batch too large", "415": "The body is not JSON", "422": "Invalid request (the field is named)",
            "429": "Rate limit reached", "503": "No model yet, or the store is busy"}
@@ -73,11 +75,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)  # outermost: every answer, 413 included, carries the request id
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
     return app
 
 
-def _openapi(app: FastAPI) -> dict[str, Any]:
+def _match_parameter_schema(max_count: int) -> dict[str, Any]:
+    """``Parameters.parameter`` of $match as the route reads it: the three parameters, each with
+    its one value, the resource a Patient as mpi.fhir reads it, and the resource required. (That a
+    name may appear only once is checked too, but JSON Schema cannot say it.)"""
+    def param(name: str, key: str, value: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "object", "required": ["name", key], "additionalProperties": False,
+                "properties": {"name": {"type": "string", "enum": [name]}, key: value}}
+
+    resource = param("resource", "resource", PATIENT_SCHEMA)
+    return {"type": "array", "maxItems": 20, "contains": resource, "items": {"oneOf": [
+        resource, param("count", "valueInteger", {"type": "integer", "minimum": 1, "maximum": max_count}),
+        param("onlyCertainMatches", "valueBoolean", {"type": "boolean"})]}}
+
+
+def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
     """FastAPI's document, with the error answers we really give (problem details, or FHIR
     OperationOutcomes under /fhir) and the bearer scheme on every route but health."""
     if app.openapi_schema:
@@ -95,9 +111,13 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             for code, text in _ERRORS.items():
                 if public and code in ("401", "403", "429"):
                     continue
-                if code == "415" and "requestBody" not in op:
+                if code in ("400", "415") and "requestBody" not in op:
                     continue
                 responses[code] = {"description": text, "content": {media: {"schema": ref}}}
+    schemas = doc["components"]["schemas"]
+    if "FhirParameters" in schemas:
+        schemas["FhirParameters"]["properties"]["parameter"] = _match_parameter_schema(settings.max_match_count)
+        schemas.pop("FhirParameter", None)
     doc["components"]["schemas"].pop("HTTPValidationError", None)
     doc["components"]["schemas"].pop("ValidationError", None)
     app.openapi_schema = doc

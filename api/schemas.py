@@ -3,12 +3,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 Text = Annotated[str, StringConstraints(max_length=200)]
 ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"  # ids (body, path or query): no control characters (PostgreSQL refuses NUL)
 Id = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=ID_PATTERN)]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"^[^\x00]+$")]  # no NUL
+
+
+def _whole(value: object) -> object:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# an integer as JSON Schema has it: 3 and 3.0 are the same number (strict models refuse floats otherwise)
+WholeNumber = Annotated[int, BeforeValidator(_whole)]
 
 
 class Strict(BaseModel):
@@ -44,7 +52,7 @@ class BatchIn(Strict):
 
 class MatchIn(Strict):
     record: Demographics
-    count: int = Field(default=10, ge=1, le=100)
+    count: WholeNumber = Field(default=10, ge=1, le=100)
 
 
 class IngestOut(BaseModel):
@@ -179,8 +187,9 @@ class ReviewPairOut(BaseModel):
 
 class TokenIn(Strict):
     role: Literal["integration", "steward", "admin"]
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    days: int = Field(default=90, ge=1, le=3650)
+    # the name is the actor of the holder's changes ("NAME (id)"): mpi.tokens allows 185 characters
+    name: Annotated[str, StringConstraints(min_length=1, max_length=185, pattern=ID_PATTERN)]
+    days: WholeNumber = Field(default=90, ge=1, le=3650)
 
 
 class TokenCreated(BaseModel):
@@ -237,10 +246,13 @@ class Health(BaseModel):
 
 
 class FhirParameter(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """One ``Parameters.parameter``: its name and the one value[x] that name takes (checked by the
+    route; the OpenAPI document spells the three shapes out, see api.app)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
     name: Annotated[str, StringConstraints(max_length=100)]
     resource: dict[str, Any] | None = None
-    valueInteger: int | None = None
+    valueInteger: WholeNumber | None = None
     valueBoolean: bool | None = None
 
 
@@ -248,7 +260,7 @@ class FhirParameters(BaseModel):
     """A FHIR R4 Parameters resource, as $match takes it: ``resource`` (a Patient), ``count``,
     ``onlyCertainMatches``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     resourceType: Literal["Parameters"]
     id: Annotated[str, StringConstraints(max_length=64)] | None = None
     meta: dict[str, Any] | None = None

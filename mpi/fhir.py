@@ -47,6 +47,25 @@ def _pick(items: Sequence[Mapping], use_order: Sequence[str]) -> int | None:
     return min(range(len(items)), key=lambda i: (rank.get(items[i].get("use", ""), len(rank)), i))
 
 
+def _element(value: object, where: str, texts: Sequence[str] = (), codes: Sequence[str] = ("use",),
+             lists: Sequence[str] = ()) -> dict:
+    """An object element whose listed children, when present, are checked: short strings
+    (``texts``), strings of any length (``codes``) and arrays of short strings (``lists``). Every
+    element the mapping knows is checked, read or not, so what is accepted is what PATIENT_SCHEMA says."""
+    item = _need(value, dict, where)
+    for key in texts:
+        if key in item:
+            _text(item[key], f"{where}.{key}")
+    for key in codes:
+        if key in item:
+            _need(item[key], str, f"{where}.{key}")
+    for key in lists:
+        if key in item:
+            for j, x in enumerate(_need(item[key], list, f"{where}.{key}")):
+                _text(x, f"{where}.{key}[{j}]")
+    return item
+
+
 def patient_to_record(resource: object, record_id: str = "query", source: str = "") -> dict[str, str]:
     """The canonical record a FHIR R4 Patient describes. Raises InputError naming the element."""
     p = _need(resource, dict, "Patient")
@@ -54,25 +73,22 @@ def patient_to_record(resource: object, record_id: str = "query", source: str = 
         raise InputError("resource must be a Patient (resourceType 'Patient')", column="resource.resourceType")
     out: dict[str, str] = {"record_id": record_id, "source": source}
 
-    names = _need(p.get("name", []), list, "Patient.name")
-    for i, n in enumerate(names):
-        _need(n, dict, f"Patient.name[{i}]")
+    names = [_element(n, f"Patient.name[{i}]", texts=("text", "family"), lists=("given", "suffix"))
+             for i, n in enumerate(_need(p.get("name", []), list, "Patient.name"))]
     chosen = _pick([n for n in names if n.get("use") not in ("old", "anonymous")] or names,
                    ("official", "usual", "", "maiden", "nickname"))
     if chosen is not None:
         pool = [n for n in names if n.get("use") not in ("old", "anonymous")] or names
         name = pool[chosen]
-        at = f"Patient.name[{names.index(name)}]"
-        given = [_text(g, f"{at}.given[{j}]") for j, g in enumerate(_need(name.get("given", []), list, f"{at}.given"))]
+        given = list(name.get("given", []))
         if "family" in name:
-            out["last_name"] = _text(name["family"], f"{at}.family")
+            out["last_name"] = name["family"]
         if given:
             out["first_name"] = given[0]
             out["middle_name"] = " ".join(given[1:])
-        suffix = [_text(s, f"{at}.suffix[{j}]") for j, s in enumerate(_need(name.get("suffix", []), list, f"{at}.suffix"))]
-        out["suffix"] = " ".join(suffix)
+        out["suffix"] = " ".join(name.get("suffix", []))
         if not given and "family" not in name and "text" in name:
-            parts = _text(name["text"], f"{at}.text").split()
+            parts = name["text"].split()
             if parts:
                 out["first_name"], out["last_name"] = parts[0], parts[-1] if len(parts) > 1 else ""
                 out["middle_name"] = " ".join(parts[1:-1])
@@ -82,36 +98,58 @@ def patient_to_record(resource: object, record_id: str = "query", source: str = 
         out["sex"] = _text(p["gender"], "Patient.gender")
 
     for i, ident in enumerate(_need(p.get("identifier", []), list, "Patient.identifier")):
-        ident = _need(ident, dict, f"Patient.identifier[{i}]")
+        ident = _element(ident, f"Patient.identifier[{i}]", texts=("value",), codes=("use", "system"))
         if ident.get("system") == SSN_SYSTEM and "value" in ident:
-            out["ssn"] = _text(ident["value"], f"Patient.identifier[{i}].value")
+            out["ssn"] = ident["value"]
 
-    telecom = _need(p.get("telecom", []), list, "Patient.telecom")
+    telecom = [_element(t, f"Patient.telecom[{i}]", texts=("value",), codes=("use", "system"))
+               for i, t in enumerate(_need(p.get("telecom", []), list, "Patient.telecom"))]
     for kind in ("phone", "email"):
-        entries = []
-        for i, t in enumerate(telecom):
-            t = _need(t, dict, f"Patient.telecom[{i}]")
-            if t.get("system") == kind and "value" in t:
-                entries.append((i, t))
-        best = _pick([t for _, t in entries], ("mobile", "home", "work", ""))
+        entries = [t for t in telecom if t.get("system") == kind and "value" in t]
+        best = _pick(entries, ("mobile", "home", "work", ""))
         if best is not None:
-            i, t = entries[best]
-            out[kind] = _text(t["value"], f"Patient.telecom[{i}].value")
+            out[kind] = entries[best]["value"]
 
-    addresses = _need(p.get("address", []), list, "Patient.address")
-    for i, a in enumerate(addresses):
-        _need(a, dict, f"Patient.address[{i}]")
+    addresses = [_element(a, f"Patient.address[{i}]", texts=("city", "state", "postalCode"), lists=("line",))
+                 for i, a in enumerate(_need(p.get("address", []), list, "Patient.address"))]
     current = [a for a in addresses if a.get("use") != "old"] or addresses
     best = _pick(current, ("home", "", "temp", "work", "billing"))
     if best is not None:
         a = current[best]
-        at = f"Patient.address[{addresses.index(a)}]"
-        lines = [_text(x, f"{at}.line[{j}]") for j, x in enumerate(_need(a.get("line", []), list, f"{at}.line"))]
-        out["street"] = " ".join(lines)
+        out["street"] = " ".join(a.get("line", []))
         for ours, theirs in (("city", "city"), ("state", "state"), ("zip", "postalCode")):
             if theirs in a:
-                out[ours] = _text(a[theirs], f"{at}.{theirs}")
+                out[ours] = a[theirs]
     return out
+
+
+def _strings(max_length: int | None = _MAX_TEXT) -> dict:
+    return {"type": "string", "maxLength": max_length} if max_length else {"type": "string"}
+
+
+def _object(**properties: dict) -> dict:
+    return {"type": "object", "properties": properties, "additionalProperties": True}
+
+
+# The Patient as :func:`patient_to_record` reads it, for API documents: the elements it checks, with
+# their types and lengths; any other FHIR element is allowed and ignored.
+PATIENT_SCHEMA: dict = {
+    **_object(
+        resourceType={"type": "string", "enum": ["Patient"]},
+        name={"type": "array", "items": _object(use=_strings(None), text=_strings(), family=_strings(),
+                                                given={"type": "array", "items": _strings()},
+                                                suffix={"type": "array", "items": _strings()})},
+        birthDate=_strings(), gender=_strings(),
+        identifier={"type": "array", "items": _object(use=_strings(None), system=_strings(None), value=_strings())},
+        telecom={"type": "array", "items": _object(use=_strings(None), system=_strings(None), value=_strings())},
+        address={"type": "array", "items": _object(use=_strings(None), line={"type": "array", "items": _strings()},
+                                                   city=_strings(), state=_strings(), postalCode=_strings())}),
+    "required": ["resourceType"],
+}
+
+
+# What split_token accepts, as a regular expression for API documents (no control characters)
+TOKEN_PATTERN = r"^(?:[^|\\\x00-\x1f\x7f]|\\[^\x00-\x1f\x7f])+\|[^\x00-\x1f\x7f]+$"
 
 
 def split_token(token: str, where: str) -> tuple[str, str]:
@@ -207,5 +245,5 @@ def pix_parameters(targets: Sequence[tuple[str, str]], golden_id: str, base_url:
     return {"resourceType": "Parameters", "parameter": params}
 
 
-__all__ = ["GOLDEN_SYSTEM", "MATCH_GRADE_URL", "SSN_SYSTEM", "golden_patient", "match_bundle", "operation_outcome",
+__all__ = ["GOLDEN_SYSTEM", "MATCH_GRADE_URL", "PATIENT_SCHEMA", "SSN_SYSTEM", "TOKEN_PATTERN", "golden_patient", "match_bundle", "operation_outcome",
            "patient_to_record", "pix_parameters", "split_token"]

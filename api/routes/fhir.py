@@ -8,7 +8,8 @@ from fastapi.responses import JSONResponse
 from pydantic import StringConstraints
 
 from mpi.errors import InputError
-from mpi.fhir import GOLDEN_SYSTEM, golden_patient, match_bundle, operation_outcome, patient_to_record, pix_parameters, split_token
+from mpi.fhir import (GOLDEN_SYSTEM, TOKEN_PATTERN, golden_patient, match_bundle, operation_outcome, patient_to_record,
+                      pix_parameters, split_token)
 from mpi.tokens import Role
 
 from ..deps import Context, GuardedRoute, LookupCtx
@@ -29,12 +30,19 @@ def _base(request: Request, ctx: Context) -> str:
     return configured + "/fhir" if configured else str(request.base_url).rstrip("/") + "/fhir"
 
 
+_VALUE_OF = {"resource": "resource", "count": "valueInteger", "onlyCertainMatches": "valueBoolean"}
+
+
 def _match_parameters(body: FhirParameters, ctx: Context) -> tuple[dict, int, bool]:
     seen: dict[str, Any] = {}
     for i, p in enumerate(body.parameter):
         where = f"Parameters.parameter[{i}]"
         if p.name in seen:
             raise InputError("is given twice", column=f"{where}.name")
+        own = _VALUE_OF.get(p.name)
+        extra = sorted(p.model_fields_set - {"name", own})
+        if own is not None and extra:
+            raise InputError(f"{p.name} takes only {own}", column=f"{where}.{extra[0]}")
         if p.name == "resource":
             if p.resource is None:
                 raise InputError("must carry a Patient in 'resource'", column=f"{where}.resource")
@@ -93,7 +101,7 @@ def patient_match(body: FhirParameters, request: Request, ctx: LookupCtx) -> Fhi
             responses={200: {"description": "A Parameters resource of targetIdentifier and targetId",
                              "content": {FHIR_JSON: {"schema": {"type": "object"}}}}})
 def pix(request: Request, ctx: LookupCtx,
-        sourceIdentifier: str = Query(min_length=3, max_length=500, pattern=ID_PATTERN,
+        sourceIdentifier: str = Query(min_length=3, max_length=500, pattern=TOKEN_PATTERN,
                                       description="system|value of a source record"),
         targetSystem: list[SystemName] | None = Query(None, max_length=20,
                                                       description="only identifiers of these systems"),

@@ -98,6 +98,11 @@ GOOD_FHIR = {
 BAD_FHIR = {
     "name is a string": parameters({"resourceType": "Patient", "name": CANARY}),
     "given is a string": parameters({"resourceType": "Patient", "name": [{"given": CANARY}]}),
+    "name use is a list": parameters({"resourceType": "Patient", "name": [{"use": [CANARY], "family": CANARY}]}),
+    "telecom use is an object": parameters({"resourceType": "Patient",
+                                            "telecom": [{"system": "phone", "value": CANARY, "use": {"x": CANARY}}]}),
+    "an unused name is invalid": parameters({"resourceType": "Patient", "name": [
+        {"use": "official", "family": CANARY}, {"use": "old", "family": 5, "given": [CANARY]}]}),
     "name element is a string": parameters({"resourceType": "Patient", "name": [CANARY]}),
     "family too long": parameters({"resourceType": "Patient", "name": [{"family": CANARY * 20}]}),
     "birthDate is a list": parameters({"resourceType": "Patient", "name": [{"family": CANARY}], "birthDate": [CANARY]}),

@@ -3,6 +3,7 @@ a request id and the access log line. (The JSON content-type check is the route'
 token and the role: see deps.GuardedRoute.)"""
 from __future__ import annotations
 
+import json
 import logging
 import time
 
@@ -11,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .deps import new_request_id
 
 access_log = logging.getLogger("api.access")
+log = logging.getLogger("api")
 
 
 class RequestContext:
@@ -39,8 +41,29 @@ class RequestContext:
                 message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
             await send(message)
 
+        started_response = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started_response
+            if message["type"] == "http.response.start":
+                started_response = True
+            await send_with_id(message)
+
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, tracked)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence for PHI
+            # Starlette re-raises unexpected errors so the server logs them, and uvicorn would log
+            # the traceback with the message, which can hold a record's values. Answer here and
+            # log only the type and the request id.
+            log.error("request %s failed: %s", rid, type(exc).__name__)
+            if not started_response:
+                body = json.dumps({"type": "about:blank", "title": "Internal error", "status": 500,
+                                   "detail": "internal error; quote the request id to the operator",
+                                   "request_id": rid}).encode()
+                await send_with_id({"type": "http.response.start", "status": 500,
+                                    "headers": [(b"content-type", b"application/problem+json"),
+                                                (b"content-length", str(len(body)).encode())]})
+                await send_with_id({"type": "http.response.body", "body": body})
         finally:
             route = scope.get("route")
             access_log.info("%s %s %d %.1fms %s", scope.get("method", "-"), getattr(route, "path", "-"), status,

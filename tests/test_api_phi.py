@@ -423,3 +423,29 @@ def test_the_canary_never_reaches_a_real_servers_output(tmp_path):
     # the server did log (so the check below could fail): its access lines, with route templates
     assert "POST /records 200" in text_out and "POST /fhir/Patient/$match 422" in text_out, text_out[-2000:]
     assert not leaks(output), [line for line in text_out.splitlines() if leaks(line)][:5]
+
+
+def test_an_unexpected_failure_answers_500_without_its_message(sqlite_database, caplog, capfd):
+    """A bug that raises with a record's value in its message: the caller gets a plain 500 with
+    the request id, the exception does not escape the app (where the server would log its
+    traceback and message), and no log line carries the value."""
+    from fastapi.testclient import TestClient
+
+    from api import Settings, create_app
+
+    caplog.set_level(logging.DEBUG)
+    app = create_app(Settings(database_url=sqlite_database))
+
+    @app.get("/explode")
+    def explode() -> None:
+        raise RuntimeError(f"could not parse {CANARY}")
+
+    with TestClient(app, raise_server_exceptions=True) as client:  # an escaping exception would raise here
+        response = client.get("/explode", headers={"X-Request-ID": "req-explode-1"})
+    assert response.status_code == 500
+    assert response.json()["request_id"] == "req-explode-1"
+    assert CANARY not in response.text
+    out, err = capfd.readouterr()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "req-explode-1" in logged and "RuntimeError" in logged  # the operator can find it
+    assert CANARY not in logged + out + err

@@ -26,6 +26,7 @@ TK = ApiToken.__table__
 PREFIX = "mpi_"
 DEFAULT_DAYS = 90
 MAX_DAYS = 3650
+MAX_NAME = 185  # the actor "NAME (id)" of a token's changes must fit the 200 characters every change allows
 
 
 class Role(str, Enum):
@@ -85,6 +86,11 @@ class TokenStore:
             raise InputError(f"unknown role; use one of {', '.join(r.value for r in Role)}", column="role") from None
         if not 1 <= days <= MAX_DAYS:
             raise InputError(f"a token lives 1 to {MAX_DAYS} days", column="days")
+        # the name is the actor of the holder's changes: one the store would refuse makes a token
+        # that authenticates but can change nothing
+        if len(name) > MAX_NAME or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+            raise InputError(f"a token's name is at most {MAX_NAME} characters, without control characters",
+                             column="name")
         token_id = secrets.token_hex(6)
         token = f"{PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
         expires = utcnow() + dt.timedelta(days=days)
@@ -94,12 +100,12 @@ class TokenStore:
                 conn.info["write"] = True
                 with conn.begin():
                     conn.execute(insert(TK).values(id=token_id, token_hash=token_hash(token), role=role.value,
-                                                   name=name[:200], created_at=utcnow(), expires_at=expires,
+                                                   name=name, created_at=utcnow(), expires_at=expires,
                                                    created_by=created_by[:200]))
                     _audit(conn, {"token": token_id, "role": role.value})
 
         with_retries(work)
-        return IssuedToken(token, Principal(token_id, name[:200], role, expires))
+        return IssuedToken(token, Principal(token_id, name, role, expires))
 
     def authenticate(self, token: str) -> Principal | None:
         """The principal of a live token, or None (unknown, malformed, expired or revoked)."""

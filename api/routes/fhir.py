@@ -86,8 +86,10 @@ def patient_match(body: FhirParameters, request: Request, ctx: LookupCtx) -> Fhi
                                         "more than one golden record matches with certainty; none is returned")
     base = _base(request, ctx)
     if ctx.principal.role == Role.STEWARD:
+        # the event names whose demographics went out, not only how many
         goldens = ctx.read("match with demographics", f"{len(found)} golden records",
-                           lambda: [ctx.index.golden(c.golden_id) for c in found])
+                           lambda: [ctx.index.golden(c.golden_id) for c in found],
+                           detail={"golden_ids": [c.golden_id for c in found]})
         patients = [golden_patient(g.id, g.status, g.members, g.attributes) for g in goldens]
     else:
         patients = [golden_patient(c.golden_id, "active") for c in found]

@@ -46,6 +46,7 @@ RULE_SSN_CONFLICT = "conflicting valid SSNs"
 RULE_SEX_CONFLICT = "conflicting sex"
 RULE_HOUSEHOLD = "different first name, only household fields agree"
 RULE_NO_PERSON_EVIDENCE = "no agreeing personal identifier (first name, birth date, SSN, e-mail)"
+RULE_NAMES_ONLY = "names agree but no birth date, SSN or e-mail does"
 RULE_BRIDGE = "matches two people who were ruled apart"
 RULE_SIBLING = "different birth date and first name not the same (siblings)"
 RULES = (RULE_BRIDGE, RULE_SUFFIX_CONFLICT, RULE_GENERATION_GAP, RULE_TWIN, RULE_NEWBORN, RULE_SSN_CONFLICT,
@@ -205,4 +206,8 @@ def decide(scored: ScoredPairs, table: RecordTable, thresholds: Thresholds = Thr
     apply(sex_conflict & ~(dob_same & (g["first_name"] >= 4)), RULE_SEX_CONFLICT, Decision.REVIEW, hard=False)
     apply(first_conflict & ~two_identifiers, RULE_HOUSEHOLD, Decision.REVIEW, hard=False)
     apply(~strong_person, RULE_NO_PERSON_EVIDENCE, Decision.REVIEW, hard=False)
+    # A rare name weighs a lot, but a name with an address and a phone is what a father and the
+    # son named after him share (the suffix is often left off), and a query that brings only a
+    # name must not come back "certain": a link also needs a birth date, an SSN or an e-mail.
+    apply(~((g["dob"] >= 2) | (g["ssn"] >= 2) | (g["email"] == 2)), RULE_NAMES_ONLY, Decision.REVIEW, hard=False)
     return PairDecisions(decision, cannot, rule)

@@ -39,14 +39,23 @@ class Services:
     _token_cache: dict[str, tuple[Principal, float]] = field(default_factory=dict)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def cached(self, token: str) -> Principal | None:
+        """The principal of a token checked within token_cache_seconds and not expired since,
+        else None (then :meth:`authenticate` asks the database). Never blocks on I/O."""
+        with self._cache_lock:
+            hit = self._token_cache.get(token_hash(token))
+        if hit is not None and time.monotonic() - hit[1] < self.settings.token_cache_seconds \
+                and hit[0].expires_at.timestamp() > time.time():
+            return hit[0]
+        return None
+
     def authenticate(self, token: str) -> Principal | None:
         """A live token's principal; checked in the database at most every token_cache_seconds."""
+        known = self.cached(token)
+        if known is not None:
+            return known
         digest = token_hash(token)
         now = time.monotonic()
-        with self._cache_lock:
-            hit = self._token_cache.get(digest)
-        if hit is not None and now - hit[1] < self.settings.token_cache_seconds:
-            return hit[0] if hit[0].expires_at.timestamp() > time.time() else None
         found = self.tokens.authenticate(token)
         with self._cache_lock:
             if found is None:
@@ -91,6 +100,17 @@ def authenticate(request: Request) -> Principal:
         raise HTTPException(401, "the token is unknown, expired or revoked",
                             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     request.state.principal = principal
+    return principal
+
+
+def _from_cache(request: Request) -> Principal | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    principal = services(request).cached(token)
+    if principal is not None:
+        request.state.principal = principal
     return principal
 
 
@@ -145,7 +165,9 @@ class GuardedRoute(APIRoute):
 
         async def guarded(request: Request) -> Response:
             if roles is not None:
-                principal = await run_in_threadpool(authenticate, request)
+                # a token seen lately is answered from memory, on the event loop; only a token
+                # the database must check costs a trip to the thread pool
+                principal = _from_cache(request) or await run_in_threadpool(authenticate, request)
                 if principal.role not in roles:
                     raise HTTPException(403, f"the {principal.role.value} role may not do this")
             if _has_body(request) and not is_json(request.headers.get("content-type", "")):

@@ -114,17 +114,19 @@ def _from_cache(request: Request) -> Principal | None:
     return principal
 
 
-def caller(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
+async def caller(request: Request,
+                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
     """The principal behind the bearer token; 401 without a live one. (``credentials`` puts the
     bearer scheme into the OpenAPI document; :class:`GuardedRoute` has usually checked already.)"""
-    return authenticate(request)
+    known = getattr(request.state, "principal", None)
+    return known if known is not None else await run_in_threadpool(authenticate, request)
 
 
 def allow(*roles: Role) -> Callable[..., Principal]:
     """A dependency that lets only ``roles`` through (403 for any other valid token)."""
     allowed = frozenset(roles)
 
-    def check(principal: Annotated[Principal, Depends(caller)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(caller)]) -> Principal:
         if principal.role not in allowed:
             raise HTTPException(403, f"the {principal.role.value} role may not do this")
         return principal
@@ -224,7 +226,7 @@ class Context:
 def context_for(*roles: Role) -> Callable[..., Context]:
     check = allow(*roles)
 
-    def build(request: Request, principal: Annotated[Principal, Depends(check)]) -> Context:
+    async def build(request: Request, principal: Annotated[Principal, Depends(check)]) -> Context:
         return Context(principal, request_id(request), services(request))
 
     build.roles = check.roles  # type: ignore[attr-defined]

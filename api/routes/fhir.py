@@ -68,11 +68,12 @@ def _match_parameters(body: FhirParameters, ctx: Context) -> tuple[dict, int, bo
 @router.post("/Patient/$match", response_class=FhirResponse, summary="FHIR R4 Patient $match",
              responses={200: {"description": "A searchset Bundle of golden Patients, best first",
                               "content": {FHIR_JSON: {"schema": {"type": "object"}}}}})
-def patient_match(body: FhirParameters, request: Request, ctx: LookupCtx) -> FhirResponse:
+async def patient_match(body: FhirParameters, request: Request, ctx: LookupCtx) -> FhirResponse:
     """Golden Patients that may be the given Patient, ranked, with ``search.score`` and the
     ``match-grade`` extension (certain / probable / possible). With ``onlyCertainMatches`` only a
     single certain match is returned, or none when more than one would be certain. Integration
     tokens get ids, scores and grades; steward tokens also the golden demographics (audited)."""
+    # on the event loop, like POST /match (see there)
     check_match_rate(ctx)
     resource, count, only_certain = _match_parameters(body, ctx)
     record = patient_to_record(resource)

@@ -53,9 +53,12 @@ def ingest_batch(body: BatchIn, ctx: IntegrationCtx) -> BatchOut:
 
 
 @router.post("/match", response_model=MatchOut, summary="Rank golden records against a record (stores nothing)")
-def match(body: MatchIn, ctx: LookupCtx) -> MatchOut:
+async def match(body: MatchIn, ctx: LookupCtx) -> MatchOut:
     """Golden records that may be this person, best first, with probability, grade and the
     per-field explanation. Nothing is stored. Rate-limited per token."""
+    # Run on the event loop, not in the thread pool: a match is a few milliseconds of CPU and
+    # short reads, and the hand-off to a thread (and the GIL contention of many threads) cost
+    # more than the loop waiting. Workers (mpi serve --workers) give the parallelism.
     check_match_rate(ctx)
     record = body.record.model_dump(exclude_none=True)
     found = ctx.index.match(record, limit=body.count)

@@ -33,9 +33,14 @@ OPERATIONS = sorted((method.upper(), path)
 MAX_EXAMPLES = {GenerationMode.POSITIVE: 30, GenerationMode.NEGATIVE: 15}
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory):
-    url = f"sqlite:///{tmp_path_factory.mktemp('schemathesis') / 'mpi.db'}"
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def service(request, tmp_path_factory):
+    """The app over a small store, on each backend (PostgreSQL refuses what SQLite stores, e.g.
+    NUL characters, so each backend can fail differently)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('schemathesis') / 'mpi.db'}"
+    else:
+        url = _fresh_pg_database(request)
     store = open_store(url)
     try:
         store.ingest_frame(example_records().head(150))
@@ -53,6 +58,27 @@ def service(tmp_path_factory):
     no_extra_query = schemathesis.openapi.from_asgi("/openapi.json", app)
     no_extra_query.config.generation.update(allow_extra_parameters=False)
     return schema, no_extra_query, tokens
+
+
+def _fresh_pg_database(request) -> str:
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from conftest import PG_ADMIN_URL, _pg_url
+
+    name = f"mpi_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    request.addfinalizer(drop)
+    return _pg_url(name)
 
 
 def test_every_operation_is_generated(service):

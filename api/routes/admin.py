@@ -31,7 +31,7 @@ def revoke_token(ctx: AdminCtx, token_id: str = Path(min_length=1, max_length=24
 
 
 @router.get("/audit", response_model=list[AuditEventOut], summary="Audit events, oldest first")
-def audit_events(ctx: AdminCtx, after: int = Query(0, ge=0, le=2**62), limit: int = Query(100, ge=1, le=1000)) -> list[dict]:
+def audit_events(ctx: AdminCtx, after: int = Query(0, ge=0, le=2**31 - 1), limit: int = Query(100, ge=1, le=1000)) -> list[dict]:
     return ctx.read("read audit", f"after {after}", lambda: ctx.services.audit.events(after, limit))
 
 

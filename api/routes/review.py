@@ -9,7 +9,7 @@ from ..deps import GuardedRoute, StewardCtx
 from ..schemas import DecideIn, ReviewPairOut, TaskOut
 
 router = APIRouter(prefix="/review-tasks", tags=["review"], route_class=GuardedRoute)
-TaskPath = Path(ge=1, le=2**62)
+TaskPath = Path(ge=1, le=2**31 - 1)  # the id columns are 32-bit integers on PostgreSQL
 
 
 @router.get("", response_model=list[TaskOut], summary="Review tasks, highest priority first")

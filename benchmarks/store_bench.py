@@ -128,10 +128,11 @@ def _pick(m: dict) -> dict:
     return {k: m.get(k) for k in keys}
 
 
-def bench_realtime(data: Path, backends: list[str], tmp: Path, held_out: int, seed: int) -> dict:
+def held_out_split(data: Path, held_out: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """(stored, queries, truth) of a data set: ``held_out`` query records, drawn with ``seed`` among
+    the records whose person has other records (so the person is in the store), and the rest to
+    store. ``truth`` maps record_id to person_id. Shared by the realtime and HTTP benchmarks."""
     import mpi
-    from mpi.service import MasterPatientIndex
-    from mpi.store.seed import seed_from_resolution
 
     raw = mpi.read_records_csv(data / "records.csv")
     truth = pd.read_csv(data / "truth.csv", dtype=str, keep_default_na=False).set_index("record_id")["person_id"]
@@ -141,6 +142,25 @@ def bench_realtime(data: Path, backends: list[str], tmp: Path, held_out: int, se
     query_ids = set(rng.choice(multi.index.to_numpy(), size=held_out, replace=False))
     is_query = raw["record_id"].isin(query_ids).to_numpy()
     stored, queries = raw[~is_query].reset_index(drop=True), raw[is_query].reset_index(drop=True)
+    return stored, queries, truth
+
+
+def person_goldens(store, truth: pd.Series) -> dict[str, set]:  # type: ignore[no-untyped-def]
+    """person_id -> the golden ids of the store that hold one of that person's stored records
+    (golden ids are derived from each cluster's founder, so they are read back with export)."""
+    exported, _ = store.export()
+    person_store: dict[str, set] = {}
+    for rid, gid in zip(exported["record_id"], exported["cluster_id"]):
+        person_store.setdefault(truth[rid], set()).add(gid)
+    return person_store
+
+
+def bench_realtime(data: Path, backends: list[str], tmp: Path, held_out: int, seed: int) -> dict:
+    import mpi
+    from mpi.service import MasterPatientIndex
+    from mpi.store.seed import seed_from_resolution
+
+    stored, queries, truth = held_out_split(data, held_out, seed)
     t0 = time.perf_counter()
     resolution = mpi.resolve(stored, validated=True)
     resolve_s = time.perf_counter() - t0
@@ -153,12 +173,7 @@ def bench_realtime(data: Path, backends: list[str], tmp: Path, held_out: int, se
             t0 = time.perf_counter()
             written = seed_from_resolution(store, stored, resolution)
             seed_s = time.perf_counter() - t0
-            # golden ids in the store are derived from the cluster's founder; map via export
-            exported, _ = store.export()
-            store_golden = dict(zip(exported["record_id"], exported["cluster_id"]))
-            person_store: dict[str, set] = {}
-            for rid, gid in store_golden.items():
-                person_store.setdefault(truth[rid], set()).add(gid)
+            person_store = person_goldens(store, truth)
             for row in query_rows[:50]:  # warm caches and the model
                 store.match(row, limit=5)
             lat, top1_ok, certain, certain_ok = [], 0, 0, 0

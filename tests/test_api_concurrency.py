@@ -7,18 +7,15 @@ error and no 'database is locked' anywhere.
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
 
+from api_support import free_port, mpi_command, stop_server, wait_healthy
 from mpi.service import MasterPatientIndex
 from mpi.tokens import TokenStore
 from store_support import example_records, open_store
@@ -31,41 +28,12 @@ NEW_PERSON = {"first_name": "Thaddeus", "middle_name": "Ignatius", "last_name": 
               "state": "OR", "zip": "97103"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def _mpi() -> list[str]:
-    script = Path(sys.executable).parent / "mpi"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "import sys; from mpi.cli import main; sys.exit(main())"]
 
 
-def _wait_healthy(base: str, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "mpi serve exited before it was healthy"
-        try:
-            r = httpx.get(f"{base}/health", timeout=2)
-            if r.status_code == 200 and r.json()["status"] == "ok":
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("mpi serve did not become healthy")
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)  # uvicorn shuts its workers down
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # its own process group (start_new_session)
-            proc.wait(timeout=10)
 
 
 @pytest.fixture(params=[("sqlite", 1), ("postgresql", 2)], ids=["sqlite-1-worker", "postgresql-2-workers"])
@@ -81,20 +49,20 @@ def served(request, tmp_path):
         assert store.match(NEW_PERSON) == []
     finally:
         store.close()
-    port = _free_port()
+    port = free_port()
     output = tmp_path / "serve.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MPI_")}
     with open(output, "wb") as log:
-        proc = subprocess.Popen([*_mpi(), "serve", "--db", url, "--port", str(port), "--workers", str(workers)],
+        proc = subprocess.Popen([*mpi_command(), "serve", "--db", url, "--port", str(port), "--workers", str(workers)],
                                 stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=tmp_path)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(base, proc)
+        wait_healthy(base, proc)
         if workers > 1:  # every worker is up (each answers health), not only the first
             time.sleep(1.0)
         yield base, url, token, output
     finally:
-        _stop(proc)
+        stop_server(proc)
 
 
 def test_simultaneous_ingests_of_one_new_person_make_one_golden_record(served):

@@ -15,19 +15,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
-import socket
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import text
 
-from api_support import running_api
+from api_support import free_port, mpi_command, running_api, stop_server, wait_healthy
 from mpi.service import MasterPatientIndex
 from mpi.tokens import TokenStore
 from store_support import example_records, open_store
@@ -328,40 +321,12 @@ def test_the_canary_never_leaves_in_process(database_url, caplog, capfd):
 
 
 # ----------------------------------------------------------------------------- a real server
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def _mpi() -> list[str]:
-    script = Path(sys.executable).parent / "mpi"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "import sys; from mpi.cli import main; sys.exit(main())"]
 
 
-def _wait_healthy(base: str, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "mpi serve exited"
-        try:
-            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("mpi serve did not become healthy")
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # the server's own process group (start_new_session)
-            proc.wait(timeout=10)
 
 
 def test_the_canary_never_reaches_a_real_servers_output(tmp_path):
@@ -373,14 +338,14 @@ def test_the_canary_never_reaches_a_real_servers_output(tmp_path):
                   for role in ("integration", "steward")}
     finally:
         store.close()
-    port = _free_port()
+    port = free_port()
     out_path, err_path = tmp_path / "serve.out", tmp_path / "serve.err"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.Popen([*_mpi(), "serve", "--db", url, "--port", str(port), "--log-level", "debug"],
+        proc = subprocess.Popen([*mpi_command(), "serve", "--db", url, "--port", str(port), "--log-level", "debug"],
                                 stdout=out, stderr=err, start_new_session=True, cwd=tmp_path)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(base, proc)
+        wait_healthy(base, proc)
         with httpx.Client(base_url=base, timeout=30) as client:
             def send(method, path, role="integration", expect=None, **kwargs):
                 headers = {**kwargs.pop("headers", {})}
@@ -417,7 +382,7 @@ def test_the_canary_never_reaches_a_real_servers_output(tmp_path):
             for body in BAD_FHIR.values():
                 send("POST", "/fhir/Patient/$match", json=body, expect=422)
     finally:
-        _stop(proc)
+        stop_server(proc)
     output = out_path.read_bytes() + err_path.read_bytes()
     text_out = output.decode("utf-8", "replace")
     # the server did log (so the check below could fail): its access lines, with route templates

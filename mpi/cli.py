@@ -155,7 +155,9 @@ def cmd_seed(args: argparse.Namespace) -> int:
     progress = _Progress(not args.quiet)
     try:
         result = resolve_frame(records, model=model, progress=progress, validated=True)
-        with MasterPatientIndex(args.db) as mpi:
+        from .audit import auditing
+
+        with MasterPatientIndex(args.db) as mpi, auditing(_operator("seed", f"file {os.path.basename(args.records)}")):
             written = seed_from_resolution(mpi, records, result, progress=lambda d, t: progress("writing", d, t))
     finally:
         progress.close()

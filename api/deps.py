@@ -91,9 +91,8 @@ def authenticate(request: Request) -> Principal:
     known = getattr(request.state, "principal", None)
     if known is not None:
         return known
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    token = _bearer_token(request)
+    if not token:
         raise HTTPException(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
     principal = services(request).authenticate(token)
     if principal is None:
@@ -103,10 +102,15 @@ def authenticate(request: Request) -> Principal:
     return principal
 
 
-def _from_cache(request: Request) -> Principal | None:
+def _bearer_token(request: Request) -> str:
+    """The token of an ``Authorization: Bearer ...`` header, "" without one."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _from_cache(request: Request) -> Principal | None:
+    token = _bearer_token(request)
+    if not token:
         return None
     principal = services(request).cached(token)
     if principal is not None:

@@ -63,22 +63,26 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(MPIError)
     async def library_error(request: Request, exc: MPIError) -> JSONResponse:
-        if isinstance(exc, InputError):  # messages name the record and field, never the value
-            field = exc.column or "body"
-            return answer(request, 422, str(exc), [{"field": field, "message": str(exc)}])
-        if isinstance(exc, NotFound):
-            return answer(request, 404, str(exc))
-        if isinstance(exc, Conflict):
-            return answer(request, 409, str(exc))
-        if isinstance(exc, NotFittedError):
-            return answer(request, 503, "the store has no model yet: load records first (mpi load)")
-        if isinstance(exc, StoreError):
-            return answer(request, 503, "the store is busy; try again", headers={"Retry-After": "1"})
-        log.error("request %s failed: %s", getattr(request.state, "request_id", ""), type(exc).__name__)
-        return answer(request, 500, "internal error; quote the request id to the operator")
+        status, detail, headers = library_status(exc)
+        if status == 500:
+            log.error("request %s failed: %s", getattr(request.state, "request_id", ""), type(exc).__name__)
+        errors = [{"field": exc.column or "body", "message": detail}] if isinstance(exc, InputError) else None
+        return answer(request, status, detail, errors, headers)
+    # Any other exception is answered (500, request id only) and logged by type in
+    # api.middleware.RequestContext, before it could reach the server's traceback logging.
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # never the message or traceback: either could hold a record's values
-        log.error("request %s failed: %s", getattr(request.state, "request_id", ""), type(exc).__name__)
-        return answer(request, 500, "internal error; quote the request id to the operator")
+
+def library_status(exc: MPIError) -> tuple[int, str, dict[str, str] | None]:
+    """Status, detail and headers for an error of the library: one mapping for whole requests and
+    for the slots of a batch. InputError messages name the record and field, never the value."""
+    if isinstance(exc, InputError):
+        return 422, str(exc), None
+    if isinstance(exc, NotFound):
+        return 404, str(exc), None
+    if isinstance(exc, Conflict):
+        return 409, str(exc), None
+    if isinstance(exc, NotFittedError):
+        return 503, "the store has no model yet: load records first (mpi load)", None
+    if isinstance(exc, StoreError):
+        return 503, "the store is busy; try again", {"Retry-After": "1"}
+    return 500, "internal error; quote the request id to the operator", None

@@ -1,16 +1,14 @@
 """Request-size and request-rate limits: cheap refusals before any work is done."""
 from __future__ import annotations
 
-import json
 import threading
 import time
 
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-
-def _problem(status: int, title: str, detail: str) -> bytes:
-    return json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode()
+from . import errors  # the app's one answer format
 
 
 class BodyLimit:
@@ -31,7 +29,7 @@ class BodyLimit:
             except ValueError:
                 too_big = False
             if too_big:
-                await self._refuse(send)
+                await self._refuse(scope, receive, send)
                 return
         seen = 0
         started = False
@@ -55,14 +53,10 @@ class BodyLimit:
             await self.app(scope, counting_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(scope, receive, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = _problem(413, "Request body too large", f"the limit is {self.max_bytes} bytes")
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/problem+json"),
-                                (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await errors.answer(Request(scope), 413, f"the limit is {self.max_bytes} bytes")(scope, receive, send)
 
 
 class _TooLarge(HTTPException):

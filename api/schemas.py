@@ -224,13 +224,6 @@ class AuditEventOut(BaseModel):
     hash: str
 
 
-class VerifyOut(BaseModel):
-    ok: bool
-    events: int
-    head_seq: int
-    head_hash: str
-    problem: str = ""
-    at_seq: int | None = None
 
 
 class ModelOut(BaseModel):

@@ -248,6 +248,15 @@ def _operator(action: str, target: str):  # type: ignore[no-untyped-def]
     return AuditEntry(actor=f"cli:{user}", role="operator", action=action, target=target)
 
 
+def _store_engine(db: str | None):  # type: ignore[no-untyped-def]
+    """An engine on the store at ``db``, its schema brought up to date (commands without a model)."""
+    from .store.database import make_engine, upgrade
+
+    engine = make_engine(db)
+    upgrade(engine)
+    return engine
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .serve import serve
 
@@ -256,11 +265,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_token_create(args: argparse.Namespace) -> int:
     from .audit import auditing
-    from .store.database import make_engine, upgrade
     from .tokens import TokenStore
 
-    engine = make_engine(args.db)
-    upgrade(engine)
+    engine = _store_engine(args.db)
     with auditing(_operator("create token", f"role {args.role}")):
         issued = TokenStore(engine).create(args.role, args.name, args.days, created_by=_operator("", "").actor)
     print(issued.token)  # only the token: scripts capture it with $(mpi token create ...)
@@ -268,11 +275,9 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 
 def cmd_token_list(args: argparse.Namespace) -> int:
-    from .store.database import make_engine, upgrade
     from .tokens import TokenStore
 
-    engine = make_engine(args.db)
-    upgrade(engine)
+    engine = _store_engine(args.db)
     for t in TokenStore(engine).list():
         print(f"{t['id']}\t{t['role']}\t{'live' if t['live'] else 'dead'}\texpires {t['expires_at']}\t{t['name']}")
     return 0
@@ -280,11 +285,9 @@ def cmd_token_list(args: argparse.Namespace) -> int:
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
     from .audit import auditing
-    from .store.database import make_engine, upgrade
     from .tokens import TokenStore
 
-    engine = make_engine(args.db)
-    upgrade(engine)
+    engine = _store_engine(args.db)
     with auditing(_operator("revoke token", f"token {args.token_id}")):
         TokenStore(engine).revoke(args.token_id)
     return 0
@@ -292,10 +295,8 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from .audit import AuditLog
-    from .store.database import make_engine, upgrade
 
-    engine = make_engine(args.db)
-    upgrade(engine)
+    engine = _store_engine(args.db)
     anchor = None
     if args.anchor:
         seq, _, digest = args.anchor.partition(":")

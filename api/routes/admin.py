@@ -4,8 +4,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy import text
 
+from mpi.audit import VerifyReport
+
 from ..deps import AdminCtx, AnyRoleCtx, GuardedRoute, services
-from ..schemas import ID_PATTERN, AuditEventOut, Health, ModelOut, TokenCreated, TokenIn, TokenInfo, VerifyOut
+from ..schemas import ID_PATTERN, AuditEventOut, Health, ModelOut, TokenCreated, TokenIn, TokenInfo
 
 router = APIRouter(tags=["administration"], route_class=GuardedRoute)
 
@@ -35,10 +37,9 @@ def audit_events(ctx: AdminCtx, after: int = Query(0, ge=0, le=2**31 - 1), limit
     return ctx.read("read audit", f"after {after}", lambda: ctx.services.audit.events(after, limit))
 
 
-@router.get("/audit/verify", response_model=VerifyOut, summary="Check the audit log's hash chain")
-def audit_verify(ctx: AdminCtx) -> dict:
-    report = ctx.services.audit.verify()
-    return report.__dict__
+@router.get("/audit/verify", response_model=VerifyReport, summary="Check the audit log's hash chain")
+def audit_verify(ctx: AdminCtx) -> VerifyReport:
+    return ctx.services.audit.verify()
 
 
 @router.get("/config", summary="The service's settings (no secrets)")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from fastapi import HTTPException
 
-from mpi.errors import Conflict, InputError, NotFittedError, NotFound
 from mpi.service import IngestResult
 
 from ..deps import Context
@@ -20,16 +19,6 @@ def ingest_out(r: IngestResult) -> IngestOut:
                      model_version=r.model_version)
 
 
-def status_of(exc: Exception) -> int:
-    if isinstance(exc, InputError):
-        return 422
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, Conflict):
-        return 409
-    if isinstance(exc, NotFittedError):
-        return 503
-    return 503
 
 
 def check_match_rate(ctx: Context) -> None:

@@ -6,9 +6,9 @@ from fastapi import APIRouter, HTTPException
 from mpi.errors import InputError, MPIError
 
 from ..deps import GuardedRoute, IntegrationCtx, LookupCtx, StewardCtx
-from ..errors import _TITLE
+from ..errors import library_status
 from ..schemas import BatchIn, BatchItem, BatchOut, GoldenId, IngestOut, ItemError, MatchIn, MatchOut, RecordIn, SplitIn
-from .common import check_match_rate, ingest_out, record_target, status_of
+from .common import check_match_rate, ingest_out, record_target
 
 router = APIRouter(tags=["records"], route_class=GuardedRoute)
 
@@ -37,10 +37,10 @@ def ingest_batch(body: BatchIn, ctx: IntegrationCtx) -> BatchOut:
             result = ctx.change("ingest", record_target(rec.source, rec.record_id),
                                 lambda record=record: ctx.index.ingest(record, actor=ctx.actor))
         except MPIError as exc:
-            status = status_of(exc)
+            status, message, _ = library_status(exc)
             field = exc.column if isinstance(exc, InputError) and exc.column else "record"
             items.append(BatchItem(index=i, error=ItemError(field=f"records.{i}.{field}", status=status,
-                                                            message=str(exc) if status < 500 else _TITLE[status])))
+                                                            message=message)))
             if status >= 500:  # the store is unusable (no model, busy): the rest would fail alike
                 for j in range(i + 1, len(body.records)):
                     items.append(BatchItem(index=j, error=ItemError(field=f"records.{j}", status=status,

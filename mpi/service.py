@@ -52,10 +52,10 @@ _FIND_RECORD = select(SR.c.id, SR.c.content_hash, SR.c.current_version).where(
 _INSERT_RECORD = insert(SR).returning(SR.c.id)
 _INSERT_VERSION, _INSERT_KEY, _INSERT_LINK, _INSERT_GOLDEN, _INSERT_EVENT = (insert(t) for t in (RV, BK, LI, GO, EV))
 _COUNT_FOUNDED = select(func.count()).select_from(GO).where(GO.c.founder == bindparam("f"))
-_GOLDEN_MEMBERS = (select(SR.c.source, SR.c.record_id, RV.c.raw, RV.c.normalised, RV.c.id)
-                   .join(LI, LI.c.record == SR.c.id)
-                   .join(RV, (RV.c.record == SR.c.id) & (RV.c.version == SR.c.current_version))
-                   .where(LI.c.golden_id == bindparam("g")))
+_GOLDENS_MEMBERS = (select(LI.c.golden_id, SR.c.source, SR.c.record_id, RV.c.raw, RV.c.normalised, RV.c.id)
+                    .join(LI, LI.c.record == SR.c.id)
+                    .join(RV, (RV.c.record == SR.c.id) & (RV.c.version == SR.c.current_version))
+                    .where(LI.c.golden_id.in_(bindparam("g", expanding=True))))
 _SET_ATTRIBUTES = update(GO).where(GO.c.id == bindparam("g")).values(attributes=bindparam("attributes"),
                                                                      updated_at=bindparam("updated_at"))
 _GOLDEN_STATUS = (select(GO.c.id, GO.c.status, GO.c.replaced_by)
@@ -65,6 +65,7 @@ OUTCOME = {Decision.AUTO_LINK: "auto_link", Decision.REVIEW: "review", Decision.
 MATCH_GRADE = {Decision.AUTO_LINK: "certain", Decision.REVIEW: "probable", Decision.DISTINCT: "possible"}
 MIN_MATCH_PROBABILITY = 0.05  # below this a golden record is no candidate worth showing
 INGEST_CHUNK = 20_000  # records normalised and keyed at a time by ingest_frame (bounds its memory)
+REFRESH_CHUNK = 500  # golden records whose fields are recomputed per statement
 ANALYZE_AFTER = 5_000  # new records after which ingest_frame refreshes the planner's statistics
 
 
@@ -129,6 +130,12 @@ def canonical_raw(record: Mapping[str, object]) -> dict[str, str]:
 
 def content_hash(raw: Mapping[str, str]) -> str:
     return hashlib.sha256(json.dumps([raw.get(c, "") for c in CANONICAL_COLUMNS]).encode()).hexdigest()
+
+
+def golden_id_for(source: str, rid: str, founded: int) -> str:
+    """The id of the golden record a source record founds when it has founded ``founded`` before:
+    derived, so a golden id is the same whichever path (one by one, batched) created it."""
+    return "G" + hashlib.blake2b(f"{source}\x1f{rid}\x1f{founded}".encode(), digest_size=8).hexdigest()
 
 
 def _lock_id(value: str) -> int:
@@ -335,8 +342,8 @@ class MasterPatientIndex:
                         self._lock(conn, [lid for raw, i in zip(batch, range(start, stop))
                                           for lid in _record_locks(raw, keys[i])])
                         later = _Deferred()
-                        results = [self._ingest_in(conn, raw, norm_rows[i], keys[i],
-                                                   actor, later) for raw, i in zip(batch, range(start, stop))]
+                        results = self._ingest_batch(conn, batch, norm_rows[start:stop], keys[start:stop],
+                                                     actor, later)
                         self._flush(conn, later)
                         return results
 
@@ -347,6 +354,50 @@ class MasterPatientIndex:
         if len(frame) - counts.get("unchanged", 0) >= ANALYZE_AFTER:
             self.analyze()
         return counts
+
+    def _ingest_batch(self, conn: Connection, batch: list[dict], norms: list[dict], keys: list[list[RecordKey]],
+                      actor: str, later: "_Deferred") -> list[IngestResult]:
+        """Ingest a batch under its locks, in order. New and unchanged records take the bulk path
+        (:mod:`mpi.ingest_batch`, same results); a batch that changes a stored record or names one
+        record twice goes record by record."""
+        from .ingest_batch import NewRecord, ingest_new
+
+        hashes = [content_hash(raw) for raw in batch]
+        idents = [(raw[SOURCE_COLUMN], raw[ID_COLUMN]) for raw in batch]
+        stored = self._stored_hashes(conn, idents)
+        changed = any(ident in stored and stored[ident][1] != h for ident, h in zip(idents, hashes))
+        if changed or len(set(idents)) < len(idents):
+            return [self._ingest_in(conn, raw, norm, k, actor, later) for raw, norm, k in zip(batch, norms, keys)]
+        fresh = [NewRecord(i, raw, norm, k, h) for i, (raw, norm, k, h, ident)
+                 in enumerate(zip(batch, norms, keys, hashes, idents)) if ident not in stored]
+        out: list[IngestResult | None] = [None] * len(batch)
+        for rec, result in zip(fresh, ingest_new(self, conn, fresh, actor, later)):
+            out[rec.position] = result
+        unchanged = [i for i, ident in enumerate(idents) if ident in stored]
+        links = self._links(conn, [stored[idents[i]][0] for i in unchanged])
+        for i in unchanged:
+            link = links[stored[idents[i]][0]]
+            out[i] = IngestResult(idents[i][0], idents[i][1], link.golden_id, "unchanged", link.probability,
+                                  json.loads(link.explanation), None, link.model_version)
+        return out  # type: ignore[return-value]
+
+    @staticmethod
+    def _stored_hashes(conn: Connection, idents: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, str]]:
+        """(source, record_id) -> (pk, content hash) of the given records that are stored."""
+        wanted = set(idents)
+        rows = conn.execute(select(SR.c.id, SR.c.source, SR.c.record_id, SR.c.content_hash)
+                            .where(SR.c.record_id.in_(sorted({rid for _, rid in wanted})))).all()
+        return {(r.source, r.record_id): (r.id, r.content_hash) for r in rows if (r.source, r.record_id) in wanted}
+
+    @staticmethod
+    def _links(conn: Connection, pks: list[int]) -> dict[int, object]:
+        if not pks:
+            return {}
+        rows = conn.execute(select(LI).where(LI.c.record.in_(sorted(pks)))).all()
+        found = {r.record: r for r in rows}
+        if len(found) < len(set(pks)):
+            raise StoreError("stored record has no golden record")  # cannot happen: written together
+        return found
 
     def analyze(self) -> None:
         """Refresh the database's planner statistics. After a bulk load PostgreSQL has none for the
@@ -531,19 +582,26 @@ class MasterPatientIndex:
         return out
 
     def _new_golden(self, conn: Connection, founder: int, source: str, rid: str, now: dt.datetime) -> str:
-        n = conn.execute(_COUNT_FOUNDED, {"f": founder}).scalar_one()
-        gid = "G" + hashlib.blake2b(f"{source}\x1f{rid}\x1f{n}".encode(), digest_size=8).hexdigest()
+        gid = golden_id_for(source, rid, conn.execute(_COUNT_FOUNDED, {"f": founder}).scalar_one())
         conn.execute(_INSERT_GOLDEN, dict(id=gid, status="active", replaced_by=None, attributes="{}", founder=founder,
                                           created_at=now, updated_at=now))
         return gid
 
     def _refresh_goldens(self, conn: Connection, ids: Iterable[str]) -> None:
-        """Recompute survivorship of these golden records from their current members."""
-        for gid in dict.fromkeys(ids):
-            rows = conn.execute(_GOLDEN_MEMBERS, {"g": gid}).all()
-            members = [Member(r.source, r.record_id, json.loads(r.raw), json.loads(r.normalised), r.id) for r in rows]
-            attrs = golden_attributes(members, self.survivorship) if members else {}
-            conn.execute(_SET_ATTRIBUTES, {"g": gid, "attributes": _dumps(attrs), "updated_at": utcnow()})
+        """Recompute survivorship of these golden records from their current members (read for
+        up to ``REFRESH_CHUNK`` golden records per statement, written in one executemany)."""
+        wanted = list(dict.fromkeys(ids))
+        for start in range(0, len(wanted), REFRESH_CHUNK):
+            chunk = wanted[start:start + REFRESH_CHUNK]
+            members: dict[str, list[Member]] = {gid: [] for gid in chunk}
+            for r in conn.execute(_GOLDENS_MEMBERS, {"g": chunk}):
+                members[r.golden_id].append(Member(r.source, r.record_id, json.loads(r.raw), json.loads(r.normalised),
+                                                   r.id))
+            now = utcnow()
+            conn.execute(_SET_ATTRIBUTES, [
+                {"g": gid, "updated_at": now,
+                 "attributes": _dumps(golden_attributes(ms, self.survivorship) if ms else {})}
+                for gid, ms in members.items()])
 
     def _open_task(self, conn: Connection, kind: str, record: int | None, candidate: int | None, golden: str | None,
                    other: str | None, probability: float, rule: str, explanation: dict) -> int:

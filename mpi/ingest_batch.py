@@ -1,0 +1,278 @@
+"""Batched ingest for ``MasterPatientIndex.ingest_frame``: one-by-one results at a batch's cost.
+
+Ingesting a record one by one costs about a dozen statements (find it, insert it, read each key's
+block, read the candidates' golden records, write keys, link, golden record, fields, event). A
+batch of new records needs the same reads for every record, and what an earlier record of the
+batch wrote is known here without asking the database: so the batch reads its stored candidates
+in a few statements up front, keeps what its own records write in memory, and writes everything
+in bulk at the end. Every record still sees exactly what it would see ingested alone, in file
+order: the stored records plus the batch records before it, with block sizes counted over both
+(a block's cap counts stored records, earlier batch records and this one), and golden records
+with the members earlier batch records gave them.
+
+Only batches of records that are all new or unchanged take this path. A batch that changes a
+stored record, or that carries one record twice, goes through the one-by-one path unchanged (an
+update re-reads and relocks the record's golden record, which a bulk read cannot stand in for).
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, bindparam, func, insert, select, text
+
+from .blocking.keys import RecordKey
+from .decision import Decision
+from .realtime import MAX_MEMBERS_SCORED
+from .records import ID_COLUMN, SOURCE_COLUMN
+from .store.database import Retry
+from .store.schema import utcnow
+
+BLOCK_CHUNK = 100  # keys per block query (SQLite allows 500 terms in one compound SELECT)
+ID_CHUNK = 2_000  # ids per IN list
+
+
+@dataclass
+class NewRecord:
+    """One record of the batch that is not stored yet."""
+
+    position: int  # in the batch
+    raw: dict
+    norm: dict
+    keys: list[RecordKey]
+    content_hash: str
+    pk: int = 0
+
+
+@dataclass
+class BatchView:
+    """What a record of the batch sees: stored blocks and golden records read once, plus what the
+    batch's earlier records wrote (kept here, in order)."""
+
+    stored_blocks: dict[int, list[int]]  # coarse key -> stored records (at most the key's cap)
+    stored_fine: dict[int, list[int]]  # fine key -> stored rows' records (at most the cap)
+    golden_of: dict[int, str]  # record -> golden id (stored candidates and batch records)
+    stored_members: dict[str, list[int]]  # stored golden -> its stored members
+    normalised: dict[int, str | dict]  # record -> normalised values (JSON until first used)
+    batch_blocks: dict[int, list[int]] = field(default_factory=dict)
+    batch_fine: dict[int, list[int]] = field(default_factory=dict)
+    batch_members: dict[str, list[int]] = field(default_factory=dict)
+
+    def norm(self, pk: int) -> dict:
+        value = self.normalised[pk]
+        if isinstance(value, str):
+            value = self.normalised[pk] = json.loads(value)
+        return value
+
+    def candidates(self, keys: list[RecordKey], exclude: int) -> set[int]:
+        """The records ``_candidate_members`` finds under these keys (same caps, same fallback)."""
+        found: set[int] = set()
+        oversized = []
+        for k in keys:
+            block = self.stored_blocks.get(k.key, [])
+            earlier = self.batch_blocks.get(k.key, [])
+            if len(block) + len(earlier) + 1 > k.cap:
+                if k.fine != 0:
+                    oversized.append((k.fine, k.cap))
+            else:
+                found.update(block)
+                found.update(earlier)
+        for fine, cap in dict(oversized).items():
+            rows = self.stored_fine.get(fine, []) + self.batch_fine.get(fine, [])
+            if len(rows) + 1 <= cap:
+                found.update(rows)
+        found.discard(exclude)
+        return found
+
+    def members(self, found: set[int], exclude: int) -> list[dict]:
+        """The found records' golden records with their members, as ``_candidate_members`` lists
+        them: per golden record the newest ``MAX_MEMBERS_SCORED`` plus every found one, by pk."""
+        out = []
+        for gid in {self.golden_of[r] for r in found}:
+            if gid not in self.stored_members and gid not in self.batch_members:
+                raise KeyError(gid)  # cannot happen: every golden reached was read up front
+            ordered = sorted(self.stored_members.get(gid, []) + self.batch_members.get(gid, []), reverse=True)
+            n = 0
+            for r in ordered:
+                if r == exclude or (n >= MAX_MEMBERS_SCORED and r not in found):
+                    continue
+                n += 1
+                out.append({"pk": r, "golden": gid, "norm": self.norm(r)})
+        out.sort(key=lambda x: x["pk"])
+        return out
+
+    def add(self, rec: NewRecord, golden_id: str) -> None:
+        """Record what ingesting ``rec`` wrote: its keys, its link and its values."""
+        for k in rec.keys:
+            self.batch_blocks.setdefault(k.key, []).append(rec.pk)
+            if k.fine != 0:
+                self.batch_fine.setdefault(k.fine, []).append(rec.pk)
+        self.golden_of[rec.pk] = golden_id
+        self.batch_members.setdefault(golden_id, []).append(rec.pk)
+        self.normalised[rec.pk] = rec.norm
+
+
+_BLOCKS: dict[str, object] = {}
+
+
+def _blocks_sql(column: str):  # type: ignore[no-untyped-def]
+    """``key, record`` of BLOCK_CHUNK keys, each block limited to its cap (unused slots: cap 0)."""
+    if column not in _BLOCKS:
+        parts = [f"SELECT * FROM (SELECT {column} AS k, record FROM block_key WHERE {column} = :k{i} "
+                 f"LIMIT :c{i}) AS b{i}" for i in range(BLOCK_CHUNK)]
+        _BLOCKS[column] = text(" UNION ALL ".join(parts))
+    return _BLOCKS[column]
+
+
+def read_blocks(conn: Connection, caps: dict[int, int], column: str) -> dict[int, list[int]]:
+    """Stored records under each key (``column`` = "key" or "fine"), at most its cap per key."""
+    out: dict[int, list[int]] = {k: [] for k in caps}
+    items = sorted(caps.items())
+    for start in range(0, len(items), BLOCK_CHUNK):
+        chunk = items[start:start + BLOCK_CHUNK]
+        params = {}
+        for i in range(BLOCK_CHUNK):
+            key, cap = chunk[i] if i < len(chunk) else (0, 0)
+            params[f"k{i}"], params[f"c{i}"] = key, cap
+        for k, record in conn.execute(_blocks_sql(column), params):
+            out[k].append(record)
+    return out
+
+
+_STORED_MEMBERS = text("SELECT l.record, l.golden_id, s.normalised FROM link l JOIN source_record s "
+                       "ON s.id = l.record WHERE l.golden_id IN (SELECT golden_id FROM link WHERE record IN :ids)"
+                       ).bindparams(bindparam("ids", expanding=True))
+
+
+def read_view(conn: Connection, records: Sequence[NewRecord]) -> BatchView:
+    """Everything stored that the batch's records can reach, in a few statements: each key's
+    block (to its cap), the finer blocks an oversized key may fall back to, and the golden records
+    (with all their members) of every stored record those blocks hold."""
+    caps: dict[int, int] = {}
+    in_batch: dict[int, int] = {}
+    for rec in records:
+        for k in rec.keys:
+            caps[k.key] = k.cap
+            in_batch[k.key] = in_batch.get(k.key, 0) + 1
+    blocks = read_blocks(conn, caps, "key")
+    # a coarse block can only overflow for some record if its stored part plus the batch's
+    # records under it pass the cap: only those records may need their finer block
+    fine_caps = {k.fine: k.cap for rec in records for k in rec.keys
+                 if k.fine != 0 and len(blocks[k.key]) + in_batch[k.key] > k.cap}
+    fine = read_blocks(conn, fine_caps, "fine")
+    reach = {r for key, rs in blocks.items() if len(rs) < caps[key] for r in rs}
+    reach.update(r for f, rs in fine.items() if len(rs) < fine_caps[f] for r in rs)
+    golden_of: dict[int, str] = {}
+    members: dict[str, list[int]] = {}
+    normalised: dict[int, str | dict] = {}
+    ids = sorted(reach)
+    for start in range(0, len(ids), ID_CHUNK):
+        for record, gid, norm in conn.execute(_STORED_MEMBERS, {"ids": ids[start:start + ID_CHUNK]}):
+            if record not in golden_of:
+                golden_of[record] = gid
+                members.setdefault(gid, []).append(record)
+                normalised[record] = norm
+    return BatchView(blocks, fine, golden_of, members, normalised)
+
+
+def founded_counts(conn: Connection, pks: Iterable[int]) -> dict[int, int]:
+    """How many golden records each record founded already (0 for a record new to the store)."""
+    from .service import GO
+    ids = sorted(pks)
+    out: dict[int, int] = {}
+    for start in range(0, len(ids), ID_CHUNK):
+        q = (select(GO.c.founder, func.count()).where(GO.c.founder.in_(ids[start:start + ID_CHUNK]))
+             .group_by(GO.c.founder))
+        out.update({f: int(n) for f, n in conn.execute(q)})
+    return out
+
+
+@dataclass
+class BatchWrites:
+    """Rows the batch writes at its end, in the order one-by-one ingest would have written them."""
+
+    keys: list[dict] = field(default_factory=list)
+    goldens: list[dict] = field(default_factory=list)
+    links: list[dict] = field(default_factory=list)
+    stored_targets: set[str] = field(default_factory=set)  # stored golden records joined: locked, checked
+
+
+def ingest_new(mpi, conn: Connection, records: Sequence[NewRecord], actor: str, later) -> list:  # type: ignore[no-untyped-def]
+    """Ingest records that are not stored yet (file order), as one-by-one ingest would; the
+    caller holds the batch's locks and flushes ``later`` (versions, golden fields, events)."""
+    from .service import (_INSERT_GOLDEN, _INSERT_KEY, _INSERT_LINK, OUTCOME, SR, IngestResult, _dumps,
+                          _event_row, golden_id_for)
+
+    if not records:
+        return []
+    now = utcnow()
+    inserted = conn.execute(insert(SR).returning(SR.c.id, sort_by_parameter_order=True), [
+        dict(source=r.raw[SOURCE_COLUMN], record_id=r.raw[ID_COLUMN], current_version=1,
+             content_hash=r.content_hash, normalised=_dumps(r.norm), created_at=now, updated_at=now)
+        for r in records]).scalars().all()
+    for rec, pk in zip(records, inserted):
+        rec.pk = pk
+    founded = founded_counts(conn, inserted)
+    view = read_view(conn, records)
+    writes = BatchWrites()
+    results = []
+    for rec in records:
+        source, rid, pk = rec.raw[SOURCE_COLUMN], rec.raw[ID_COLUMN], rec.pk
+        later.versions.append(dict(record=pk, version=1, content_hash=rec.content_hash, raw=_dumps(rec.raw),
+                                   normalised=_dumps(rec.norm), received_at=now, actor=actor))
+        members = view.members(view.candidates(rec.keys, pk), pk)
+        writes.keys += [{"key": k.key, "record": pk, "fine": k.fine} for k in rec.keys]
+        choice, scores = mpi._choose(rec.norm, members)
+        if mpi._before_write is not None:
+            mpi._before_write()
+        target = choice.golden_id if choice.decision == Decision.AUTO_LINK else None
+        if target is not None and target not in view.batch_members:
+            writes.stored_targets.add(target)
+        explanation = scores.explanation(choice.best_member) if scores is not None and choice.best_member is not None \
+            else {}
+        if target is None:
+            target = golden_id_for(source, rid, founded.get(pk, 0))
+            founded[pk] = founded.get(pk, 0) + 1
+            writes.goldens.append(dict(id=target, status="active", replaced_by=None, attributes="{}", founder=pk,
+                                       created_at=now, updated_at=now))
+        state = "review" if choice.decision == Decision.REVIEW else "auto"
+        writes.links.append(dict(record=pk, golden_id=target, state=state, probability=float(choice.probability),
+                                 explanation=_dumps(explanation), model_version=mpi.model_version, actor=actor,
+                                 linked_at=now))
+        later.goldens[target] = None
+        task_id = None
+        if choice.decision == Decision.REVIEW:
+            best = members[choice.best_member]
+            task_id = mpi._open_task(conn, "record_golden", pk, best["pk"], choice.golden_id, None,
+                                     choice.probability, explanation.get("rule", ""), explanation)
+        for other in choice.also_linked:  # it would join two people: a possible duplicate pair
+            mem = members[other.best_member]
+            mpi._open_task(conn, "golden_golden", pk, mem["pk"], target, other.golden_id, other.probability,
+                           "record matches two golden records", scores.explanation(other.best_member))
+        decision = OUTCOME[choice.decision]
+        later.events.append(_event_row(
+            "ingest", actor, golden_id=target, record=pk,
+            detail={"version": 1, "decision": decision, "probability": round(choice.probability, 6),
+                    "model_version": mpi.model_version, "review_task": task_id, "previous_golden": None}))
+        view.add(rec, target)
+        results.append(IngestResult(source, rid, target, decision, float(choice.probability), explanation, task_id,
+                                    mpi.model_version))
+    _write(mpi, conn, writes)
+    return results
+
+
+def _write(mpi, conn: Connection, writes: BatchWrites) -> None:  # type: ignore[no-untyped-def]
+    """The batch's keys, golden records and links, in bulk; the stored golden records it joined
+    are locked first and must still be active (else the whole batch is done again)."""
+    from .service import _INSERT_GOLDEN, _INSERT_KEY, _INSERT_LINK
+
+    if writes.keys:
+        conn.execute(_INSERT_KEY, writes.keys)
+    if writes.goldens:
+        conn.execute(_INSERT_GOLDEN, writes.goldens)
+    status = mpi._lock_goldens(conn, writes.stored_targets)
+    if any(status.get(g, ("gone",))[0] != "active" for g in writes.stored_targets):
+        raise Retry("a chosen golden record changed meanwhile")
+    if writes.links:
+        conn.execute(_INSERT_LINK, writes.links)

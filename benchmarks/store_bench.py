@@ -13,6 +13,11 @@ Measurements, each written into ``benchmarks/store_results.json`` and the store 
     python benchmarks/store_bench.py load --data .bench-data/synthetic-50k
     python benchmarks/store_bench.py realtime --data .bench-data/synthetic-1m --backends sqlite postgresql
     python benchmarks/store_bench.py bulk --data .bench-data/synthetic-1m --backends sqlite
+
+``realtime --reuse-store`` keeps the seeded store (a SQLite file under ``DATA/../stores/``, a
+PostgreSQL database named with ``--pg-prefix``) and runs each benchmark on a copy of it (the ingest
+part changes the store), so a re-run after a code change costs a file or template copy instead of
+a batch resolution and a seed (about 20 minutes at 1M records per backend).
 """
 from __future__ import annotations
 
@@ -63,12 +68,16 @@ def _timed(cmd: list[str]) -> tuple[float, float]:
     return wall, max(peak, before) / 1024
 
 
-def _fresh_pg(name: str) -> str:
+PG_PREFIX = "mpi_bench_"  # --pg-prefix: database names of this run (one of your own beside others' runs)
+
+
+def _fresh_pg(name: str, template: str | None = None) -> str:
+    """An empty PostgreSQL database ``name`` (or a copy of ``template``), dropped first if it exists."""
     from sqlalchemy import create_engine, text
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
     admin.dispose()
     return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
 
@@ -79,7 +88,51 @@ def _url(backend: str, tmp: Path, name: str) -> str:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         return f"sqlite:///{path}"
-    return _fresh_pg(name)
+    return _fresh_pg(PG_PREFIX + name)
+
+
+def _drop_pg(url: str) -> None:
+    from sqlalchemy import create_engine, text
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _base_manifest(data: Path, backend: str, held_out: int, seed: int) -> Path:
+    stores = data.resolve().parent / "stores"
+    stores.mkdir(parents=True, exist_ok=True)
+    return stores / f"{PG_PREFIX}{data.resolve().name}-h{held_out}-s{seed}-{backend}.json"
+
+
+def _data_stamp(data: Path) -> dict:
+    st = (data / "records.csv").stat()
+    return {"records_csv_bytes": st.st_size, "records_csv_mtime": int(st.st_mtime)}
+
+
+def _base_store(data: Path, backend: str, held_out: int, seed: int) -> dict | None:
+    """The manifest of a complete seeded base store for this split, or None (none, or stale)."""
+    path = _base_manifest(data, backend, held_out, seed)
+    if not path.exists():
+        return None
+    m = json.loads(path.read_text())
+    if any(m.get(k) != v for k, v in {"held_out": held_out, "seed": seed, **_data_stamp(data)}.items()):
+        return None
+    if backend == "sqlite" and not Path(m["url"].removeprefix("sqlite:///")).exists():
+        return None
+    return m
+
+
+def _working_copy(base_url: str, backend: str, tmp: Path, name: str) -> str:
+    """A throw-away copy of a base store (a file copy, or a PostgreSQL template copy)."""
+    import shutil
+    if backend == "sqlite":
+        target = tmp / f"{name}.db"
+        for suffix in ("", "-wal"):  # a WAL left by an unclean close holds committed pages
+            if Path(base_url.removeprefix("sqlite:///") + suffix).exists():
+                shutil.copyfile(base_url.removeprefix("sqlite:///") + suffix, f"{target}{suffix}")
+        return f"sqlite:///{target}"
+    return _fresh_pg(PG_PREFIX + name, template=base_url.rsplit("/", 1)[1])
 
 
 def bench_load(data: Path, backends: list[str], tmp: Path) -> dict:
@@ -91,7 +144,7 @@ def bench_load(data: Path, backends: list[str], tmp: Path) -> dict:
     out["resolve"] = {"wall_s": round(wall, 1), "peak_mb": round(peak), **_pick(_score(truth, resolve_clusters,
                                                                                       resolve_review))}
     for backend in backends:
-        url = _url(backend, tmp, "mpi_bench_load")
+        url = _url(backend, tmp, "load")
         wall, peak = _timed(["mpi", "load", str(records), "--db", url, "--quiet"])
         clusters, review = tmp / f"load_{backend}.csv", tmp / f"load_{backend}_review.csv"
         subprocess.run(["mpi", "export", "--db", url, "--output", str(clusters), "--review-output", str(review)],
@@ -110,7 +163,7 @@ def bench_bulk(data: Path, backends: list[str], tmp: Path) -> dict:
     records = data / "records.csv"
     out: dict = {"data": str(data), "records": int(sum(1 for _ in open(records)) - 1)}
     for backend in backends:
-        url = _url(backend, tmp, "mpi_bench_bulk")
+        url = _url(backend, tmp, "bulk")
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         subprocess.run(["mpi", "load", str(records), "--db", url, "--quiet"], check=True)
@@ -155,63 +208,136 @@ def person_goldens(store, truth: pd.Series) -> dict[str, set]:  # type: ignore[n
     return person_store
 
 
-def bench_realtime(data: Path, backends: list[str], tmp: Path, held_out: int, seed: int) -> dict:
-    import mpi
-    from mpi.service import MasterPatientIndex
-    from mpi.store.seed import seed_from_resolution
+class _Seeded:
+    """Seeded stores of one split, one per backend: built fresh in ``tmp``, or (``reuse``) built
+    once as a base store and copied for each run. The batch resolution is made once, if needed."""
 
-    stored, queries, truth = held_out_split(data, held_out, seed)
-    t0 = time.perf_counter()
-    resolution = mpi.resolve(stored, validated=True)
-    resolve_s = time.perf_counter() - t0
-    out: dict = {"data": str(data), "stored_records": len(stored), "queries": len(queries),
-                 "resolve_for_seed_s": round(resolve_s, 1)}
-    query_rows = queries.to_dict("records")
-    for backend in backends:
-        url = _url(backend, tmp, "mpi_bench_rt")
+    def __init__(self, data: Path, stored: pd.DataFrame, held_out: int, seed: int, tmp: Path, reuse: bool,
+                 build_only: bool = False) -> None:
+        self.data, self.stored, self.held_out, self.seed, self.tmp, self.reuse = data, stored, held_out, seed, tmp, reuse
+        self.build_only = build_only
+        self.resolution = None
+        self.resolve_s: float | None = None
+
+    def _resolve(self):  # type: ignore[no-untyped-def]
+        import mpi
+        if self.resolution is None:
+            t0 = time.perf_counter()
+            self.resolution = mpi.resolve(self.stored, validated=True)
+            self.resolve_s = round(time.perf_counter() - t0, 1)
+        return self.resolution
+
+    def _seed(self, url: str) -> tuple[dict, float]:
+        from mpi.service import MasterPatientIndex
+        from mpi.store.seed import seed_from_resolution
+        resolution = self._resolve()
         with MasterPatientIndex(url) as store:
             t0 = time.perf_counter()
-            written = seed_from_resolution(store, stored, resolution)
-            seed_s = time.perf_counter() - t0
-            person_store = person_goldens(store, truth)
-            for row in query_rows[:50]:  # warm caches and the model
-                store.match(row, limit=5)
-            lat, top1_ok, certain, certain_ok = [], 0, 0, 0
-            for row in query_rows:
-                t = time.perf_counter()
-                found = store.match(row, limit=5)
-                lat.append((time.perf_counter() - t) * 1000)
-                right = person_store.get(truth[row["record_id"]], set())
-                if found and found[0].golden_id in right:
-                    top1_ok += 1
-                if found and found[0].grade == "certain":
-                    certain += 1
-                    certain_ok += found[0].golden_id in right
-            lat_a = np.array(lat)
-            t0 = time.perf_counter()
-            decisions: dict[str, int] = {}
-            ingest_lat = []
-            for row in query_rows:
-                t = time.perf_counter()
-                r = store.ingest(row)
-                ingest_lat.append((time.perf_counter() - t) * 1000)
-                decisions[r.decision] = decisions.get(r.decision, 0) + 1
-            ingest_s = time.perf_counter() - t0
-            out[backend] = {
-                "seed_s": round(seed_s, 1), "seeded": written,
-                "match_ms_p50": round(float(np.percentile(lat_a, 50)), 2),
-                "match_ms_p95": round(float(np.percentile(lat_a, 95)), 2),
-                "match_ms_p99": round(float(np.percentile(lat_a, 99)), 2),
-                "match_top1_right": round(top1_ok / len(query_rows), 4),
-                "certain_share": round(certain / len(query_rows), 4),
-                "certain_right": round(certain_ok / max(certain, 1), 4),
-                "ingest_records_per_s": round(len(query_rows) / ingest_s, 1),
-                "ingest_ms_p50": round(float(np.percentile(ingest_lat, 50)), 2),
-                "ingest_ms_p99": round(float(np.percentile(ingest_lat, 99)), 2),
-                "ingest_decisions": decisions,
-                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
-            print(backend, out[backend], flush=True)
+            written = seed_from_resolution(store, self.stored, resolution)
+            return written, round(time.perf_counter() - t0, 1)
+
+    def get(self, backend: str) -> dict:
+        """``url`` of a store to measure on, with how it was made (seed time, reused or not)."""
+        if not self.reuse:
+            url = _url(backend, self.tmp, "rt")
+            written, seed_s = self._seed(url)
+            return {"url": url, "seeded": written, "seed_s": seed_s, "resolve_for_seed_s": self.resolve_s,
+                    "reused": False}
+        base = _base_store(self.data, backend, self.held_out, self.seed)
+        if base is None:
+            manifest = _base_manifest(self.data, backend, self.held_out, self.seed)
+            if backend == "sqlite":
+                path = manifest.with_suffix(".db")
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{path}{suffix}").unlink(missing_ok=True)
+                url = f"sqlite:///{path}"
+            else:
+                url = _fresh_pg(manifest.stem.replace("-", "_").replace(".", "_").lower()[:63])
+            written, seed_s = self._seed(url)
+            base = {"url": url, "seeded": written, "seed_s": seed_s, "resolve_for_seed_s": self.resolve_s,
+                    "held_out": self.held_out, "seed": self.seed, **_data_stamp(self.data),
+                    "built": time.strftime("%Y-%m-%d %H:%M")}
+            manifest.write_text(json.dumps(base, indent=1))
+            reused = False
+        else:
+            reused = True
+        if self.build_only:
+            return {**base, "reused": reused}
+        t0 = time.perf_counter()
+        url = _working_copy(base["url"], backend, self.tmp, "rt")
+        print(f"[{backend}] working copy of {base['url']} in {time.perf_counter() - t0:.0f} s", flush=True)
+        return {**base, "url": url, "reused": reused, "base_url": base["url"]}
+
+
+def _measure(store, query_rows: list[dict], truth: pd.Series) -> dict:  # type: ignore[no-untyped-def]
+    """Match latency and accuracy of every query, then the incremental ingest rate of the same
+    queries (one transaction each)."""
+    person_store = person_goldens(store, truth)
+    for row in query_rows[:50]:  # warm caches and the model
+        store.match(row, limit=5)
+    lat, top1_ok, certain, certain_ok = [], 0, 0, 0
+    for row in query_rows:
+        t = time.perf_counter()
+        found = store.match(row, limit=5)
+        lat.append((time.perf_counter() - t) * 1000)
+        right = person_store.get(truth[row["record_id"]], set())
+        if found and found[0].golden_id in right:
+            top1_ok += 1
+        if found and found[0].grade == "certain":
+            certain += 1
+            certain_ok += found[0].golden_id in right
+    lat_a = np.array(lat)
+    t0 = time.perf_counter()
+    decisions: dict[str, int] = {}
+    ingest_lat = []
+    for row in query_rows:
+        t = time.perf_counter()
+        r = store.ingest(row)
+        ingest_lat.append((time.perf_counter() - t) * 1000)
+        decisions[r.decision] = decisions.get(r.decision, 0) + 1
+    ingest_s = time.perf_counter() - t0
+    return {"match_ms_p50": round(float(np.percentile(lat_a, 50)), 2),
+            "match_ms_p95": round(float(np.percentile(lat_a, 95)), 2),
+            "match_ms_p99": round(float(np.percentile(lat_a, 99)), 2),
+            "match_top1_right": round(top1_ok / len(query_rows), 4),
+            "certain_share": round(certain / len(query_rows), 4),
+            "certain_right": round(certain_ok / max(certain, 1), 4),
+            "ingest_records_per_s": round(len(query_rows) / ingest_s, 1),
+            "ingest_ms_p50": round(float(np.percentile(ingest_lat, 50)), 2),
+            "ingest_ms_p99": round(float(np.percentile(ingest_lat, 99)), 2),
+            "ingest_decisions": decisions}
+
+
+def bench_realtime(data: Path, backends: list[str], tmp: Path, held_out: int, seed: int,
+                   reuse: bool = False, build_only: bool = False) -> dict:
+    from mpi.service import MasterPatientIndex
+
+    stored, queries, truth = held_out_split(data, held_out, seed)
+    out: dict = {"data": str(data), "stored_records": len(stored), "queries": len(queries)}
+    query_rows = queries.to_dict("records")
+    stores = _Seeded(data, stored, held_out, seed, tmp, reuse, build_only)
+    for backend in backends:
+        made = stores.get(backend)
+        if made.get("resolve_for_seed_s") is not None:
+            out["resolve_for_seed_s"] = made["resolve_for_seed_s"]
+        if build_only:
+            continue
+        try:
+            with MasterPatientIndex(made["url"]) as store:
+                measured = _measure(store, query_rows, truth)
+        finally:
+            _discard(made, backend)
+        out[backend] = {"seed_s": made["seed_s"], "seeded": made["seeded"], "store_reused": made["reused"],
+                        **measured, "load_avg_after": [round(x, 2) for x in os.getloadavg()],
+                        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+        print(backend, out[backend], flush=True)
     return out
+
+
+def _discard(made: dict, backend: str) -> None:
+    """Drop a working copy (never the base store it was copied from)."""
+    if backend == "postgresql" and made.get("base_url"):
+        _drop_pg(made["url"])
 
 
 def _machine() -> dict:
@@ -285,20 +411,29 @@ def _write_markdown(data: dict) -> None:
 
 
 def main() -> None:
+    global PG_PREFIX
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("kind", choices=["load", "realtime", "bulk"])
     ap.add_argument("--data", type=Path, required=True, help="a directory with records.csv and truth.csv")
     ap.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
     ap.add_argument("--held-out", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--reuse-store", action="store_true",
+                    help="realtime: keep a seeded base store per backend and measure on copies of it")
+    ap.add_argument("--build-only", action="store_true", help="realtime: build the base stores and stop")
+    ap.add_argument("--pg-prefix", default=PG_PREFIX, help="prefix of the PostgreSQL database names")
     args = ap.parse_args()
+    PG_PREFIX = args.pg_prefix
     with tempfile.TemporaryDirectory(prefix="mpi-bench-") as tmp:
         if args.kind == "load":
             result = bench_load(args.data, args.backends, Path(tmp))
         elif args.kind == "bulk":
             result = bench_bulk(args.data, args.backends, Path(tmp))
         else:
-            result = bench_realtime(args.data, args.backends, Path(tmp), args.held_out, args.seed)
+            result = bench_realtime(args.data, args.backends, Path(tmp), args.held_out, args.seed,
+                                    args.reuse_store or args.build_only, args.build_only)
+            if args.build_only:
+                return
     _write(f"load:{args.data.name}" if args.kind == "load" else args.kind, result)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from .compare.comparisons import COMPARISON_NAMES
 from .compare.similarity import one_edit_apart
 from .compare.table import RecordTable
+from .lookalikes import ALL_PRESENT, GENERATION_GAP_YEARS, Lookalikes
 from .model.fellegi_sunter import ScoredPairs
 
 
@@ -51,7 +52,8 @@ RULE_BRIDGE = "matches two people who were ruled apart"
 RULE_SIBLING = "different birth date and first name not the same (siblings)"
 RULES = (RULE_BRIDGE, RULE_SUFFIX_CONFLICT, RULE_GENERATION_GAP, RULE_TWIN, RULE_NEWBORN, RULE_SSN_CONFLICT,
          RULE_SEX_CONFLICT, RULE_SIBLING, RULE_HOUSEHOLD, RULE_NO_PERSON_EVIDENCE)
-GENERATION_GAP_YEARS = 12
+# the rules that guard against each family of look-alikes measured by mpi.lookalikes
+FAMILY_RULES = {"twin": (RULE_TWIN,), "generation": (RULE_GENERATION_GAP,), "household": (RULE_HOUSEHOLD,)}
 
 
 @dataclass
@@ -135,8 +137,13 @@ def _twin_evidence(scored: ScoredPairs, table: RecordTable, g: dict[str, np.ndar
     return same_person, two_people
 
 
-def decide(scored: ScoredPairs, table: RecordTable, thresholds: Thresholds = Thresholds()) -> PairDecisions:
-    """Apply thresholds, then the look-alike rules, to every scored pair."""
+def decide(scored: ScoredPairs, table: RecordTable, thresholds: Thresholds = Thresholds(),
+           lookalikes: Lookalikes = ALL_PRESENT) -> PairDecisions:
+    """Apply thresholds, then the look-alike rules, to every scored pair.
+
+    ``lookalikes`` says which families of look-alikes the population holds (see
+    :mod:`mpi.lookalikes`); a family's rules apply only where it may be present, which is
+    everywhere unless the data showed otherwise."""
     n = len(scored)
     a, b = scored.left, scored.right
     g = {name: scored.gamma[:, k] for k, name in enumerate(COMPARISON_NAMES)}
@@ -146,7 +153,11 @@ def decide(scored: ScoredPairs, table: RecordTable, thresholds: Thresholds = Thr
     cannot = np.zeros(n, dtype=bool)
     rule = np.full(n, "", dtype=object)
 
+    absent = {name for family, names in FAMILY_RULES.items() if not getattr(lookalikes, family) for name in names}
+
     def apply(mask: np.ndarray, name: str, cap: Decision, hard: bool) -> None:
+        if name in absent:
+            return
         hit = mask & (rule == "")
         if hard:
             cannot[hit] = True
@@ -206,8 +217,15 @@ def decide(scored: ScoredPairs, table: RecordTable, thresholds: Thresholds = Thr
     apply(sex_conflict & ~(dob_same & (g["first_name"] >= 4)), RULE_SEX_CONFLICT, Decision.REVIEW, hard=False)
     apply(first_conflict & ~two_identifiers, RULE_HOUSEHOLD, Decision.REVIEW, hard=False)
     apply(~strong_person, RULE_NO_PERSON_EVIDENCE, Decision.REVIEW, hard=False)
-    # A rare name weighs a lot, but a name with an address and a phone is what a father and the
-    # son named after him share (the suffix is often left off), and a query that brings only a
-    # name must not come back "certain": a link also needs a birth date, an SSN or an e-mail.
-    apply(~((g["dob"] >= 2) | (g["ssn"] >= 2) | (g["email"] == 2)), RULE_NAMES_ONLY, Decision.REVIEW, hard=False)
+    # A rare name weighs a lot, but a query that brings only a name must not come back
+    # "certain", and a name with an address and a phone is what a father and the son named
+    # after him share (the suffix is often left off). Without an agreeing birth date, SSN or
+    # e-mail (an SSN one keystroke off that is not a neighbouring number is one person's,
+    # mistyped), a link needs something beyond the name. A record without a birth date that
+    # matches both a father and his son is then held by the population pass
+    # (mpi.ambiguity.hold_bridge_links).
+    identified = (g["dob"] >= 2) | (g["ssn"] >= 2) | ssn_same | (g["email"] == 2)
+    more_than_name = (g["middle_name"] >= 1) | (g["street"] >= 1) | (g["phone"] >= 1) | (g["city"] >= 1) | (
+        g["zip"] >= 1)
+    apply(~identified & ~more_than_name, RULE_NAMES_ONLY, Decision.REVIEW, hard=False)
     return PairDecisions(decision, cannot, rule)

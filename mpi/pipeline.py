@@ -23,6 +23,7 @@ from .compare.comparisons import COMPARISON_NAMES, gamma_matrix
 from .compare.table import RecordTable
 from .ambiguity import hold_ambiguous_name_links, hold_bridge_links, release_unique_newborn_links
 from .decision import Decision, PairDecisions, Thresholds, conflicting, decide
+from .lookalikes import ALL_PRESENT, Lookalikes, estimate as estimate_lookalikes
 from .model.fellegi_sunter import FellegiSunterModel, ScoredPairs
 from .normalise.dates import DayOrder
 from .normalise.frame import normalise_frame
@@ -81,6 +82,7 @@ class Resolution:
     candidates: CandidatePairs
     thresholds: Thresholds
     stats: dict = field(default_factory=dict)
+    lookalikes: Lookalikes = ALL_PRESENT  # the look-alike families the decisions guarded against
 
     def pair_table(self) -> pd.DataFrame:
         """The scored candidate pairs as a DataFrame with record ids (for analysis and notebooks)."""
@@ -113,12 +115,13 @@ def compute_gamma(table: RecordTable, left: np.ndarray, right: np.ndarray,
 
 
 def score_pairs(model: FellegiSunterModel, table: RecordTable, left: np.ndarray, right: np.ndarray,
-                gamma: np.ndarray, swapped: np.ndarray, thresholds: Thresholds) -> ScoredCandidates:
+                gamma: np.ndarray, swapped: np.ndarray, thresholds: Thresholds,
+                lookalikes: Lookalikes = ALL_PRESENT) -> ScoredCandidates:
     """Weights and decisions, partition by partition."""
     chunks: list[tuple[ScoredPairs, PairDecisions]] = []
     for sl in partitions(len(left)):
         s = model.score(table, left[sl], right[sl], gamma[sl], swapped[sl])
-        chunks.append((s, decide(s, table, thresholds)))
+        chunks.append((s, decide(s, table, thresholds, lookalikes)))
 
     def explain(pairs: ScoredCandidates) -> np.ndarray:
         return model.score(table, pairs.left, pairs.right, pairs.gamma, pairs.swapped).contributions
@@ -151,13 +154,29 @@ def _component_completion(n: int, scored: ScoredCandidates, comp: np.ndarray) ->
     return codes // n, codes % n
 
 
-def learn_model(norm: pd.DataFrame, seed: int = 0) -> FellegiSunterModel:
-    """The unsupervised model a normalised frame's own candidate pairs give (what
-    :func:`resolve_frame` learns when it is given no model)."""
+def learn_population(norm: pd.DataFrame, seed: int = 0, model: FellegiSunterModel | None = None
+                     ) -> tuple[FellegiSunterModel, Lookalikes]:
+    """What :func:`resolve_frame` learns from a normalised frame's own candidate pairs: the
+    unsupervised model (unless ``model`` is given) and the look-alike families present."""
     table = RecordTable.from_frame(norm)
     candidates = candidate_pairs(norm)
     gamma, _ = compute_gamma(table, candidates.left, candidates.right)
-    return FellegiSunterModel(seed=seed).fit(table, candidates.left, candidates.right, gamma)
+    if model is None:
+        model = FellegiSunterModel(seed=seed).fit(table, candidates.left, candidates.right, gamma)
+    return model, estimate_lookalikes(table, candidates.left, candidates.right, gamma)
+
+
+def learn_model(norm: pd.DataFrame, seed: int = 0) -> FellegiSunterModel:
+    """The unsupervised model a normalised frame's own candidate pairs give."""
+    return learn_population(norm, seed)[0]
+
+
+def measure_lookalikes(norm: pd.DataFrame) -> Lookalikes:
+    """The look-alike families present among a normalised frame's candidate pairs."""
+    table = RecordTable.from_frame(norm)
+    candidates = candidate_pairs(norm)
+    gamma, _ = compute_gamma(table, candidates.left, candidates.right)
+    return estimate_lookalikes(table, candidates.left, candidates.right, gamma)
 
 
 def resolve_frame(raw: pd.DataFrame, model: FellegiSunterModel | None = None,
@@ -180,7 +199,8 @@ def resolve_frame(raw: pd.DataFrame, model: FellegiSunterModel | None = None,
     gamma, swapped = compute_gamma(table, left, right, progress)
     if model is None:
         model = FellegiSunterModel(seed=seed).fit(table, left, right, gamma)
-    scored = score_pairs(model, table, left, right, gamma, swapped, thresholds)
+    lookalikes = estimate_lookalikes(table, left, right, gamma)
+    scored = score_pairs(model, table, left, right, gamma, swapped, thresholds, lookalikes)
     release_unique_newborn_links(left, right, gamma, scored.match_probability, scored.decision, scored.rule,
                                  table, thresholds)
     hold_ambiguous_name_links(left, right, gamma, scored.decision, scored.rule, table)
@@ -191,7 +211,7 @@ def resolve_frame(raw: pd.DataFrame, model: FellegiSunterModel | None = None,
     extra_l, extra_r = _component_completion(len(table), scored, comp)
     if len(extra_l):
         g2, s2 = gamma_matrix(table, extra_l, extra_r)
-        extra = score_pairs(model, table, extra_l, extra_r, g2, s2, thresholds)
+        extra = score_pairs(model, table, extra_l, extra_r, g2, s2, thresholds, lookalikes)
         # completion pairs only constrain; they never create links blocking did not propose
         extra.decision = np.minimum(extra.decision, Decision.REVIEW).astype(np.int8)
         scored = _concat(scored, extra)
@@ -201,7 +221,7 @@ def resolve_frame(raw: pd.DataFrame, model: FellegiSunterModel | None = None,
 
     def extra_weight(pa: np.ndarray, pb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         s = model.score(table, pa, pb)
-        d = decide(s, table, thresholds)
+        d = decide(s, table, thresholds, lookalikes)
         return s.match_weight, conflicting(d.cannot_link, d.rule)
 
     # only pairs inside one link component can ever constrain a merge
@@ -217,7 +237,7 @@ def resolve_frame(raw: pd.DataFrame, model: FellegiSunterModel | None = None,
              "auto_link_pairs": int((scored.decision == Decision.AUTO_LINK).sum()),
              "refused_links": int(len(result.refused)), "clusters": int(clusters["cluster_id"].nunique()),
              "review_pairs": len(review)}
-    return Resolution(clusters, review, model, norm, scored, candidates, thresholds, stats)
+    return Resolution(clusters, review, model, norm, scored, candidates, thresholds, stats, lookalikes)
 
 
 def _concat(a: ScoredCandidates, b: ScoredCandidates) -> ScoredCandidates:

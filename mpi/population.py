@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from .compare.table import TF_COLUMNS
+from .lookalikes import ALL_PRESENT, Lookalikes
 from .normalise.dates import DayOrder
 
 SHARED_IDENTIFIER_COLUMNS = ("ssn", "phone", "email")
@@ -28,6 +29,7 @@ class PopulationStats:
     totals: dict[str, int] = field(default_factory=dict)
     shared: dict[str, frozenset[str]] = field(default_factory=dict)
     day_order: dict[str, DayOrder | None] = field(default_factory=dict)
+    lookalikes: Lookalikes = ALL_PRESENT  # look-alike families the decision rules guard against
 
     def share(self, column: str, value: str) -> float:
         """Share of the population's non-missing values equal to ``value`` (NaN when missing)."""
@@ -37,8 +39,15 @@ class PopulationStats:
         return self.counts.get(column, {}).get(value, 1) / total
 
     @classmethod
-    def from_normalised(cls, frame: pd.DataFrame) -> "PopulationStats":
-        """Measure a normalised frame (from :func:`mpi.normalise.frame.normalise_frame`)."""
+    def from_normalised(cls, frame: pd.DataFrame, lookalikes: Lookalikes | None = None) -> "PopulationStats":
+        """Measure a normalised frame (from :func:`mpi.normalise.frame.normalise_frame`).
+
+        ``lookalikes`` as the batch path measured them on this frame's candidate pairs; when
+        not given they are measured here, so real-time decisions equal the batch ones."""
+        if lookalikes is None:
+            from .pipeline import measure_lookalikes  # the pipeline builds on this module
+
+            lookalikes = measure_lookalikes(frame)
         counts, totals = {}, {}
         for c in TF_COLUMNS:
             values = frame[c][frame[c] != ""]
@@ -46,13 +55,15 @@ class PopulationStats:
             counts[c] = {str(k): int(v) for k, v in vc[vc >= 2].items()}
             totals[c] = int(len(values))
         shared = {c: frozenset(v) for c, v in frame.attrs.get("shared_identifiers", {}).items()}
-        return cls(counts, totals, shared, dict(frame.attrs.get("day_order", {})))
+        return cls(counts, totals, shared, dict(frame.attrs.get("day_order", {})), lookalikes)
 
     def to_dict(self) -> dict:
         return {"counts": self.counts, "totals": self.totals,
-                "shared": {c: sorted(v) for c, v in self.shared.items()}, "day_order": self.day_order}
+                "shared": {c: sorted(v) for c, v in self.shared.items()}, "day_order": self.day_order,
+                "lookalikes": self.lookalikes.to_dict()}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "PopulationStats":
         return cls({c: dict(v) for c, v in data.get("counts", {}).items()}, dict(data.get("totals", {})),
-                   {c: frozenset(v) for c, v in data.get("shared", {}).items()}, dict(data.get("day_order", {})))
+                   {c: frozenset(v) for c, v in data.get("shared", {}).items()}, dict(data.get("day_order", {})),
+                   Lookalikes.from_dict(data.get("lookalikes")))

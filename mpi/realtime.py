@@ -118,13 +118,13 @@ class Matcher:
         right = np.arange(1, n + 1, dtype=np.int64)
         gamma, swapped = gamma_matrix(table, left, right)
         scored = self.model.score(table, left, right, gamma, swapped)
-        d = decide(scored, table, self.thresholds)
+        d = decide(scored, table, self.thresholds, self.stats.lookalikes)
         prob = scored.match_probability
         el, er = self._neighbour_pairs(table, prob, d.cannot_link)
         if len(el):
             g2, s2 = gamma_matrix(table, el, er)
             sc2 = self.model.score(table, el, er, g2, s2)
-            d2 = decide(sc2, table, self.thresholds)
+            d2 = decide(sc2, table, self.thresholds, self.stats.lookalikes)
             all_l, all_r = np.concatenate([left, el]), np.concatenate([right, er])
             all_g, all_p = np.concatenate([gamma, g2]), np.concatenate([prob, sc2.match_probability])
             all_d, all_rule = np.concatenate([d.decision, d2.decision]), np.concatenate([d.rule, d2.rule])

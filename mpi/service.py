@@ -289,12 +289,11 @@ class MasterPatientIndex:
                     model: FellegiSunterModel | None = None) -> str:
         """Measure a file's population (and, unless ``model`` is given, learn a model from it
         without labels), store both, and return the model version in use."""
-        from .pipeline import learn_model
+        from .pipeline import learn_population
 
         norm = normalise_frame(validate_records(records))
-        stats = PopulationStats.from_normalised(norm)
-        if model is None:
-            model = learn_model(norm, seed)
+        model, lookalikes = learn_population(norm, seed, model)
+        stats = PopulationStats.from_normalised(norm, lookalikes)
         return self.register_model(model, stats, self._thresholds or Thresholds(), origin, only_if_none=True)
 
     # ----------------------------------------------------------------------------- ingest

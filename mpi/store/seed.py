@@ -37,7 +37,7 @@ def seed_from_resolution(mpi, raw, resolution: Resolution, actor: str = "system"
         if conn.execute(select(func.count()).select_from(SourceRecord.__table__)).scalar_one():
             raise Conflict("seeding needs an empty store; use `mpi load` to add records to one that has some")
     norm = resolution.records
-    stats = PopulationStats.from_normalised(norm)
+    stats = PopulationStats.from_normalised(norm, resolution.lookalikes)
     version = mpi.register_model(resolution.model, stats, resolution.thresholds, origin="batch resolution (seed)")
     now = utcnow()
     n = len(norm)

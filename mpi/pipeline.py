@@ -203,7 +203,8 @@ def resolve_frame(raw: pd.DataFrame, model: FellegiSunterModel | None = None,
     scored = score_pairs(model, table, left, right, gamma, swapped, thresholds, lookalikes)
     release_unique_newborn_links(left, right, gamma, scored.match_probability, scored.decision, scored.rule,
                                  table, thresholds)
-    hold_ambiguous_name_links(left, right, gamma, scored.decision, scored.rule, table)
+    if lookalikes.twin:  # a name between two twins' names needs twins to exist
+        hold_ambiguous_name_links(left, right, gamma, scored.decision, scored.rule, table)
     hold_bridge_links(left, right, scored.match_probability, scored.decision, scored.rule, scored.cannot_link,
                       thresholds, eligible=table.numbers["dob_year"] < 0)
 

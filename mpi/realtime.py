@@ -133,7 +133,8 @@ class Matcher:
             all_l, all_r, all_g, all_p = left, right, gamma, prob
             all_d, all_rule, all_c = d.decision.copy(), d.rule.copy(), d.cannot_link
         release_unique_newborn_links(all_l, all_r, all_g, all_p, all_d, all_rule, table, self.thresholds)
-        hold_ambiguous_name_links(all_l, all_r, all_g, all_d, all_rule, table)
+        if self.stats.lookalikes.twin:  # as the batch path: a name between twins' needs twins
+            hold_ambiguous_name_links(all_l, all_r, all_g, all_d, all_rule, table)
         hold_bridge_links(all_l, all_r, all_p, all_d, all_rule, all_c, self.thresholds,
                           eligible=table.numbers["dob_year"] < 0)
         decision, rule = all_d[:n], all_rule[:n]

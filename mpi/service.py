@@ -533,6 +533,13 @@ class MasterPatientIndex:
         golden records (so a record is checked against the whole person it would join)."""
         if not keys:
             return []
+        rows = _pg_candidate_rows(conn, keys, exclude) if self._is_pg() else \
+            self._stepwise_candidate_rows(conn, keys, exclude)
+        return _members_of(rows, exclude)
+
+    def _stepwise_candidate_rows(self, conn: Connection, keys: list[RecordKey], exclude: int | None) -> list[tuple]:
+        """The candidate lookup in two or three statements (SQLite, in-process, has no use for the
+        one-statement form; on PostgreSQL a test checks both find the same rows)."""
         by_key = {k.key: k for k in keys}
         # one round trip: each key's block, capped one past its limit (an oversized block shows
         # itself by reaching the cap and is then replaced by its finer block)
@@ -552,18 +559,8 @@ class MasterPatientIndex:
         found.discard(exclude)
         if not found:
             return []
-        rows = conn.execute(_MEMBERS_SQL, {"ids": sorted(found)}).all()
-        out, per_golden = [], {}
-        for r in rows:
-            if r.record == exclude:
-                continue
-            n = per_golden.get(r.golden_id, 0)
-            if n >= MAX_MEMBERS_SCORED and r.record not in found:
-                continue
-            per_golden[r.golden_id] = n + 1
-            out.append({"pk": r.record, "golden": r.golden_id, "norm": json.loads(r.normalised)})
-        out.sort(key=lambda x: x["pk"])  # scoring order independent of the database's row order
-        return out
+        return [(r.record, r.golden_id, r.normalised, r.record in found)
+                for r in conn.execute(_MEMBERS_SQL, {"ids": sorted(found)})]
 
     @staticmethod
     def _blocks(conn: Connection, keys: list[tuple[int, int]], column) -> dict[int, list[int]]:  # type: ignore[no-untyped-def]
@@ -1019,6 +1016,54 @@ _MEMBERS_SQL = text("SELECT l.record, l.golden_id, s.normalised FROM link l JOIN
                     "WHERE l.golden_id IN (SELECT golden_id FROM link WHERE record IN :ids) "
                     "ORDER BY l.golden_id, l.record DESC").bindparams(bindparam("ids", expanding=True))
 _BLOCKS_SQL: dict[tuple[str, int], object] = {}
+# PostgreSQL: the whole candidate lookup in one statement with array parameters (one round trip,
+# one query text the driver prepares once): each key's block to its cap, the finer block of every
+# key whose block reaches the cap, the records of blocks under their caps, and every member of
+# their golden records, newest first, marked when found in a block.
+_PG_CANDIDATES = text("""
+WITH q AS (SELECT * FROM unnest(CAST(:ks AS bigint[]), CAST(:fs AS bigint[]), CAST(:cs AS integer[])) AS q(k, f, c)),
+coarse AS (SELECT q.k, b.record FROM q CROSS JOIN LATERAL
+           (SELECT record FROM block_key WHERE key = q.k LIMIT q.c) AS b),
+sizes AS (SELECT q.k, q.f, q.c, count(coarse.record) AS n FROM q LEFT JOIN coarse ON coarse.k = q.k
+          GROUP BY q.k, q.f, q.c),
+fine AS (SELECT s.f, s.c, b.record FROM sizes AS s CROSS JOIN LATERAL
+         (SELECT record FROM block_key WHERE fine = s.f LIMIT s.c) AS b WHERE s.n + 1 > s.c AND s.f <> 0),
+found AS (SELECT coarse.record FROM coarse JOIN sizes ON sizes.k = coarse.k WHERE sizes.n + 1 <= sizes.c
+          UNION
+          SELECT fine.record FROM fine JOIN (SELECT f, count(*) AS n FROM fine GROUP BY f) AS fs ON fs.f = fine.f
+          WHERE fs.n + 1 <= fine.c),
+hits AS (SELECT record FROM found WHERE record <> :ex)
+SELECT l.record, l.golden_id, s.normalised, l.record IN (SELECT record FROM hits) AS hit
+FROM link AS l JOIN source_record AS s ON s.id = l.record
+WHERE l.golden_id IN (SELECT golden_id FROM link WHERE record IN (SELECT record FROM hits))
+ORDER BY l.golden_id, l.record DESC""")
+
+
+def _pg_candidate_rows(conn: Connection, keys: list[RecordKey], exclude: int | None) -> list[tuple]:
+    """(record, golden id, normalised JSON, found in a block) of the candidate golden records'
+    members, as the stepwise lookup finds them (the same caps and finer-key fallback)."""
+    params = {"ks": [k.key for k in keys], "fs": [k.fine for k in keys], "cs": [k.cap for k in keys],
+              "ex": -1 if exclude is None else exclude}
+    return [tuple(r) for r in conn.execute(_PG_CANDIDATES, params)]
+
+
+def _members_of(rows: Iterable[tuple], exclude: int | None) -> list[dict]:
+    """Candidate members from (record, golden id, normalised JSON, found in a block) rows: per
+    golden record its newest ``MAX_MEMBERS_SCORED`` members plus every one found in a block,
+    ordered by record (scoring order independent of the database's row order)."""
+    by_golden: dict[str, list[tuple]] = {}
+    for row in rows:
+        by_golden.setdefault(row[1], []).append(row)
+    out = []
+    for golden, members in by_golden.items():
+        n = 0
+        for record, _, normalised, found in sorted(members, key=lambda r: -r[0]):
+            if record == exclude or (n >= MAX_MEMBERS_SCORED and not found):
+                continue
+            n += 1
+            out.append({"pk": record, "golden": golden, "norm": json.loads(normalised)})
+    out.sort(key=lambda x: x["pk"])
+    return out
 
 
 def _blocks_sql(column: str, n: int):  # type: ignore[no-untyped-def]

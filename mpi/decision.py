@@ -205,6 +205,10 @@ def decide(scored: ScoredPairs, table: RecordTable, thresholds: Thresholds = Thr
     # the same, a link needs evidence of one person (see _twin_evidence) or a steward.
     two_identifiers = ssn_same & dob_same
     apply(twin_suspect & ~same_person, RULE_TWIN, Decision.REVIEW, hard=False)
+    # SSNs a few numbers apart are issued to twins; with first names that are not the same, a
+    # birth date keyed one digit off does not make them one person
+    consecutive_ssn = (g["ssn"] == 1) & ~ssn_same
+    apply(consecutive_ssn & (g["first_name"] < 6) & (g["dob"] >= 1), RULE_TWIN, Decision.REVIEW, hard=False)
     apply(newborn & ~ssn_same, RULE_NEWBORN, Decision.REVIEW, hard=False)
     apply(ssn_conflict, RULE_SSN_CONFLICT, Decision.REVIEW, hard=False)
     # "David Ramsey" and "David Ramsey Jr": a father's records often omit "Sr"; only an agreeing
@@ -214,7 +218,10 @@ def decide(scored: ScoredPairs, table: RecordTable, thresholds: Thresholds = Thr
     # (Lisa and Betty are both Elizabeth): a different birth date with a first name that is
     # not exactly the same needs a steward, unless the SSN agrees.
     apply(dob_conflict & (g["first_name"] < 6) & ~ssn_same, RULE_SIBLING, Decision.REVIEW, hard=False)
-    apply(sex_conflict & ~(dob_same & (g["first_name"] >= 4)), RULE_SEX_CONFLICT, Decision.REVIEW, hard=False)
+    # a boy and a girl born together are often named alike (Eric and Erica, Paul and Paula), and
+    # one twin's SSN is easily filed on the other's record: only the same name (or a nickname)
+    # with the same birth date says the sex was merely mis-keyed
+    apply(sex_conflict & ~(dob_same & (g["first_name"] >= 5)), RULE_SEX_CONFLICT, Decision.REVIEW, hard=False)
     apply(first_conflict & ~two_identifiers, RULE_HOUSEHOLD, Decision.REVIEW, hard=False)
     apply(~strong_person, RULE_NO_PERSON_EVIDENCE, Decision.REVIEW, hard=False)
     # A rare name weighs a lot, but a query that brings only a name must not come back

@@ -33,6 +33,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
 import signal
@@ -495,8 +496,21 @@ def render(results: dict, path: str) -> None:
             L += ["", "⚠ Other work was running on the machine during these measurements (average CPU used by "
                   "other processes: " + "; ".join(busy) + "); their wall times are inflated, cpu s is not."]
         L.append("")
+    kept = _marked_sections(path)
     with open(path, "w") as f:
-        f.write("\n".join(L).rstrip() + "\n")
+        f.write("\n".join(L).rstrip() + "\n" + "".join("\n" + k + "\n" for k in kept))
+
+
+_MARKED = re.compile(r"<!-- (\w+):start -->.*?<!-- \1:end -->", re.S)
+
+
+def _marked_sections(path: str) -> list[str]:
+    """The sections other benchmark scripts own (between ``<!-- NAME:start -->`` and
+    ``<!-- NAME:end -->``), kept as they are when this script rewrites the file."""
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [m.group(0) for m in _MARKED.finditer(f.read())]
 
 
 # ----------------------------------------------------------------------------------------------

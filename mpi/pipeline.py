@@ -154,13 +154,19 @@ def _component_completion(n: int, scored: ScoredCandidates, comp: np.ndarray) ->
     return codes // n, codes % n
 
 
+def _candidate_gamma(norm: pd.DataFrame) -> tuple[RecordTable, CandidatePairs, np.ndarray]:
+    """A normalised frame's record table, its candidate pairs and their comparison levels."""
+    table = RecordTable.from_frame(norm)
+    candidates = candidate_pairs(norm)
+    gamma, _ = compute_gamma(table, candidates.left, candidates.right)
+    return table, candidates, gamma
+
+
 def learn_population(norm: pd.DataFrame, seed: int = 0, model: FellegiSunterModel | None = None
                      ) -> tuple[FellegiSunterModel, Lookalikes]:
     """What :func:`resolve_frame` learns from a normalised frame's own candidate pairs: the
     unsupervised model (unless ``model`` is given) and the look-alike families present."""
-    table = RecordTable.from_frame(norm)
-    candidates = candidate_pairs(norm)
-    gamma, _ = compute_gamma(table, candidates.left, candidates.right)
+    table, candidates, gamma = _candidate_gamma(norm)
     if model is None:
         model = FellegiSunterModel(seed=seed).fit(table, candidates.left, candidates.right, gamma)
     return model, estimate_lookalikes(table, candidates.left, candidates.right, gamma)
@@ -173,9 +179,7 @@ def learn_model(norm: pd.DataFrame, seed: int = 0) -> FellegiSunterModel:
 
 def measure_lookalikes(norm: pd.DataFrame) -> Lookalikes:
     """The look-alike families present among a normalised frame's candidate pairs."""
-    table = RecordTable.from_frame(norm)
-    candidates = candidate_pairs(norm)
-    gamma, _ = compute_gamma(table, candidates.left, candidates.right)
+    table, candidates, gamma = _candidate_gamma(norm)
     return estimate_lookalikes(table, candidates.left, candidates.right, gamma)
 
 

@@ -23,27 +23,31 @@ def _distinct_names_per_record(record: np.ndarray, name_code: np.ndarray, n_reco
     return np.bincount(distinct[:, 0], minlength=n_records) if len(distinct) else np.zeros(n_records, int)
 
 
-def release_unique_newborn_links(left: np.ndarray, right: np.ndarray, gamma: np.ndarray, probability: np.ndarray,
-                                 decision: np.ndarray, rule: np.ndarray, table: RecordTable,
-                                 thresholds: Thresholds) -> None:
-    """Let a newborn's placeholder-named record ("Baby Girl Smith") link to its later named record.
+def release_unique_named_links(left: np.ndarray, right: np.ndarray, gamma: np.ndarray, probability: np.ndarray,
+                               decision: np.ndarray, rule: np.ndarray, cannot_link: np.ndarray,
+                               table: RecordTable, thresholds: Thresholds) -> None:
+    """Let a record without a first name link to the one named person it can be.
 
-    Across all candidate pairs: when exactly one named child (one first name) shares the
-    newborn record's birth date and surname, that pair may auto-link at the usual threshold.
-    With two or more (twins: "Baby Girl" could be either) the pairs stay in review. In place.
+    A newborn's placeholder-named record ("Baby Girl Smith") and a record whose first name was
+    left out are capped at review by the newborn and twin rules: with the same birth date and
+    surname, it could be either twin. Across all candidate pairs: when exactly one first name
+    is among the named records sharing its birth date and surname, those pairs may auto-link at
+    the usual threshold. With two or more (twins) they stay in review, and a pair ruled apart
+    stays apart. In place.
     """
     k_dob, k_last = COMPARISON_NAMES.index("dob"), COMPARISON_NAMES.index("last_name")
-    newborn = table.flags["newborn"]
-    candidate = ((rule == RULE_NEWBORN) & (gamma[:, k_dob] >= 3) & (gamma[:, k_last] >= 3)
-                 & (newborn[left] != newborn[right]))
+    nameless = table.flags["newborn"] | (table.codes["first"] < 0)  # no usable first name
+    capped = (rule == RULE_NEWBORN) | (rule == RULE_TWIN)
+    candidate = (capped & ~cannot_link & (gamma[:, k_dob] >= 3) & (gamma[:, k_last] >= 3)
+                 & (nameless[left] != nameless[right]))
     idx = np.flatnonzero(candidate)
     if len(idx) == 0:
         return
-    baby = np.where(newborn[left[idx]], left[idx], right[idx])
-    named = np.where(newborn[left[idx]], right[idx], left[idx])
+    unnamed = np.where(nameless[left[idx]], left[idx], right[idx])
+    named = np.where(nameless[left[idx]], right[idx], left[idx])
     first_code = table.codes["first"][named]
-    names_per_baby = _distinct_names_per_record(baby, first_code, len(table))
-    unique = (names_per_baby[baby] == 1) & (first_code >= 0) & (probability[idx] >= thresholds.auto_link)
+    names_per_record = _distinct_names_per_record(unnamed, first_code, len(table))
+    unique = (names_per_record[unnamed] == 1) & (first_code >= 0) & (probability[idx] >= thresholds.auto_link)
     release = idx[unique]
     decision[release] = Decision.AUTO_LINK
     rule[release] = ""

@@ -21,7 +21,7 @@ from .blocking.candidates import CandidatePairs, candidate_pairs, is_member, pai
 from .clustering import cluster
 from .compare.comparisons import COMPARISON_NAMES, gamma_matrix
 from .compare.table import RecordTable
-from .ambiguity import hold_ambiguous_name_links, hold_bridge_links, release_unique_newborn_links
+from .ambiguity import hold_ambiguous_name_links, hold_bridge_links, release_unique_named_links
 from .decision import Decision, PairDecisions, Thresholds, conflicting, decide
 from .lookalikes import ALL_PRESENT, Lookalikes, estimate as estimate_lookalikes
 from .model.fellegi_sunter import FellegiSunterModel, ScoredPairs
@@ -205,8 +205,8 @@ def resolve_frame(raw: pd.DataFrame, model: FellegiSunterModel | None = None,
         model = FellegiSunterModel(seed=seed).fit(table, left, right, gamma)
     lookalikes = estimate_lookalikes(table, left, right, gamma)
     scored = score_pairs(model, table, left, right, gamma, swapped, thresholds, lookalikes)
-    release_unique_newborn_links(left, right, gamma, scored.match_probability, scored.decision, scored.rule,
-                                 table, thresholds)
+    release_unique_named_links(left, right, gamma, scored.match_probability, scored.decision, scored.rule,
+                               scored.cannot_link, table, thresholds)
     if lookalikes.twin:  # a name between two twins' names needs twins to exist
         hold_ambiguous_name_links(left, right, gamma, scored.decision, scored.rule, table)
     hold_bridge_links(left, right, scored.match_probability, scored.decision, scored.rule, scored.cannot_link,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .ambiguity import hold_ambiguous_name_links, hold_bridge_links, release_unique_newborn_links
+from .ambiguity import hold_ambiguous_name_links, hold_bridge_links, release_unique_named_links
 from .blocking.keys import RecordKey, record_keys
 from .compare.comparisons import COMPARISONS, gamma_matrix
 from .compare.table import RecordTable
@@ -131,9 +131,10 @@ class Matcher:
 
         After the pairwise rules, the batch path's population passes run over the query's
         neighbourhood (the query, its candidates and, where a pass needs them, pairs among the
-        candidates): a newborn record links to a named child only if exactly one shares its birth
-        date and surname; a misspelt name that could be either twin waits for review; a record
-        without a birth date that matches both a father and his son waits for review.
+        candidates): a record without a first name (or a newborn's placeholder) links to a named
+        record only if exactly one first name shares its birth date and surname; a misspelt name
+        that could be either twin waits for review; a record without a birth date that matches
+        both a father and his son waits for review.
         """
         n = len(members)
         table = RecordTable.from_records([dict(query), *[dict(m) for m in members]], self.stats)
@@ -165,7 +166,7 @@ class Matcher:
         else:
             all_l, all_r, all_g, all_p = left, right, gamma, prob
             all_d, all_rule, all_c = pairs.decision.copy(), pairs.rule.copy(), pairs.cannot_link
-        release_unique_newborn_links(all_l, all_r, all_g, all_p, all_d, all_rule, table, self.thresholds)
+        release_unique_named_links(all_l, all_r, all_g, all_p, all_d, all_rule, all_c, table, self.thresholds)
         if self.stats.lookalikes.twin:  # as the batch path: a name between twins' needs twins
             hold_ambiguous_name_links(all_l, all_r, all_g, all_d, all_rule, table)
         hold_bridge_links(all_l, all_r, all_p, all_d, all_rule, all_c, self.thresholds,
@@ -178,17 +179,18 @@ class Matcher:
     @staticmethod
     def _neighbour_pairs(table: RecordTable, query: int, members: np.ndarray, prob: np.ndarray,
                          cannot_link: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Member-member pairs the population passes need (positions in ``table``): newborn
-        members with named members of the same birth date and surname; and, for a query without a
-        birth date, the members it plausibly matches, pairwise. The earlier member in the
-        query's member order is the pair's left record."""
+        """Member-member pairs the population passes need (positions in ``table``): members
+        without a first name (or with a newborn's placeholder) with named members of the same
+        birth date and surname; and, for a query without a birth date, the members it plausibly
+        matches, pairwise. The earlier member in the query's member order is the pair's left
+        record."""
         pos = np.concatenate([np.array([query], dtype=np.int64), members])  # local index -> table position
         pairs: list[tuple[int, int]] = []
-        newborn = table.flags["newborn"][pos]
-        if newborn[1:].any():
-            dob, last, first = (table.codes[c][pos] for c in ("dob", "last", "first"))
-            babies = [i for i in range(1, len(pos)) if newborn[i] and dob[i] >= 0]
-            named = [j for j in range(1, len(pos)) if not newborn[j] and first[j] >= 0]
+        dob, last, first = (table.codes[c][pos] for c in ("dob", "last", "first"))
+        nameless = table.flags["newborn"][pos] | (first < 0)  # placeholder or missing first name
+        if nameless[1:].any():
+            babies = [i for i in range(1, len(pos)) if nameless[i] and dob[i] >= 0]
+            named = [j for j in range(1, len(pos)) if not nameless[j]]
             pairs += [(min(i, j), max(i, j)) for i in babies for j in named if dob[i] == dob[j] and last[i] == last[j]]
         if table.numbers["dob_year"][query] < 0:
             plausible = [k + 1 for k in np.flatnonzero(~cannot_link & (prob >= 0.5)).tolist()]

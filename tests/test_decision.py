@@ -149,3 +149,29 @@ def test_dateless_namesake_record_is_held():
     clusters = resolve_frame(pd.concat([sample, pd.DataFrame(people)], ignore_index=True)).clusters
     label = dict(zip(clusters["record_id"], clusters["cluster_id"]))
     assert len({label["sr"], label["jr"], label["nodob"]}) == 3
+
+
+def _resolve_with(rows: list[dict]) -> dict[str, str]:
+    from mpi.pipeline import resolve_frame
+    sample = read_records_csv(SAMPLE)
+    clusters = resolve_frame(pd.concat([sample, pd.DataFrame(rows)], ignore_index=True)).clusters
+    return dict(zip(clusters["record_id"], clusters["cluster_id"]))
+
+
+def test_record_without_first_name_joins_the_one_person_it_can_be():
+    """Same surname, birth date, home and SSN as one named person: the twin rule alone would
+    hold it, but nobody else in the population shares that birth date and surname."""
+    person = dict(last_name="Vandersloot", dob="1990-02-14", sex="F", ssn="623-51-0948")
+    label = _resolve_with([rec("named", first_name="Marguerite", **person),
+                           rec("named2", first_name="Marguerite", middle_name="J", **person),
+                           rec("nameless", first_name="", **{**person, "ssn": ""})])
+    assert label["nameless"] == label["named"] == label["named2"]
+
+
+def test_record_without_first_name_between_twins_is_held():
+    twin = dict(last_name="Vandersloot", dob="1990-02-14", sex="F")
+    label = _resolve_with([rec("a", first_name="Marguerite", ssn="623-51-0948", **twin),
+                           rec("b", first_name="Henrietta", ssn="623-51-7730", **twin),
+                           rec("nameless", first_name="", **twin)])
+    assert label["nameless"] not in (label["a"], label["b"])
+    assert label["a"] != label["b"]

@@ -308,15 +308,7 @@ def ingest_new(mpi, conn: Connection, records: Sequence[NewRecord], actor: str, 
                                  explanation=_dumps(explanation), model_version=mpi.model_version, actor=actor,
                                  linked_at=now))
         later.goldens[target] = None
-        task_id = None
-        if choice.decision == Decision.REVIEW:
-            best = members[choice.best_member]
-            task_id = mpi._open_task(conn, "record_golden", pk, best["pk"], choice.golden_id, None,
-                                     choice.probability, explanation.get("rule", ""), explanation)
-        for other in choice.also_linked:  # it would join two people: a possible duplicate pair
-            mem = members[other.best_member]
-            mpi._open_task(conn, "golden_golden", pk, mem["pk"], target, other.golden_id, other.probability,
-                           "record matches two golden records", scores.explanation(other.best_member))
+        task_id = mpi._open_choice_tasks(conn, pk, target, choice, members, scores, explanation)
         decision = OUTCOME[choice.decision]
         later.events.append(_event_row(
             "ingest", actor, golden_id=target, record=pk,

@@ -502,15 +502,7 @@ class MasterPatientIndex:
             conn.execute(update(LI).where(LI.c.record == pk).values(**link_values))
         later.goldens.update(dict.fromkeys([target] + ([old.golden_id] if old is not None and
                                                        old.golden_id != target else [])))
-        task_id = None
-        if choice.decision == Decision.REVIEW:
-            best = members[choice.best_member]
-            task_id = self._open_task(conn, "record_golden", pk, best["pk"], choice.golden_id, None,
-                                      choice.probability, explanation.get("rule", ""), explanation)
-        for other in choice.also_linked:  # it would join two people: a possible duplicate pair
-            mem = members[other.best_member]
-            self._open_task(conn, "golden_golden", pk, mem["pk"], target, other.golden_id, other.probability,
-                            "record matches two golden records", scores.explanation(other.best_member))
+        task_id = self._open_choice_tasks(conn, pk, target, choice, members, scores, explanation)
         decision = OUTCOME[choice.decision]
         later.events.append(_event_row(
             "ingest" if old is None else "update", actor, golden_id=target, record=pk,
@@ -613,6 +605,22 @@ class MasterPatientIndex:
                                               priority=float(probability), rule=rule[:200],
                                               explanation=_dumps(explanation), status="open",
                                               created_at=utcnow()).returning(RT.c.id)).scalar_one()
+
+    def _open_choice_tasks(self, conn: Connection, pk: int, target: str, choice: Choice, members: list[dict],
+                           scores: MemberScores | None, explanation: dict) -> int | None:
+        """The review tasks an ingest decision opens: the record against the golden record it
+        may belong to (returned), and one per other golden record it would also join (a
+        possible duplicate pair). One-by-one and batched ingest both open them here."""
+        task_id = None
+        if choice.decision == Decision.REVIEW:
+            best = members[choice.best_member]
+            task_id = self._open_task(conn, "record_golden", pk, best["pk"], choice.golden_id, None,
+                                      choice.probability, explanation.get("rule", ""), explanation)
+        for other in choice.also_linked:
+            mem = members[other.best_member]
+            self._open_task(conn, "golden_golden", pk, mem["pk"], target, other.golden_id, other.probability,
+                            "record matches two golden records", scores.explanation(other.best_member))
+        return task_id
 
     def _event(self, conn: Connection, kind: str, actor: str, reason: str = "", golden_id: str | None = None,
                other_golden_id: str | None = None, record: int | None = None, detail: dict | None = None) -> None:

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import Connection, bindparam, func, insert, select, text
+from sqlalchemy import Connection, insert
 
 from .blocking.keys import RecordKey
 from .compare.table import RecordTable
@@ -120,36 +120,20 @@ class BatchView:
         self.normalised[rec.pk] = rec.norm_json
 
 
-_BLOCKS: dict[str, object] = {}
-
-
-def _blocks_sql(column: str):  # type: ignore[no-untyped-def]
-    """``key, record`` of BLOCK_CHUNK keys, each block limited to its cap (unused slots: cap 0)."""
-    if column not in _BLOCKS:
-        parts = [f"SELECT * FROM (SELECT {column} AS k, record FROM block_key WHERE {column} = :k{i} "
-                 f"LIMIT :c{i}) AS b{i}" for i in range(BLOCK_CHUNK)]
-        _BLOCKS[column] = text(" UNION ALL ".join(parts))
-    return _BLOCKS[column]
-
-
 def read_blocks(conn: Connection, caps: dict[int, int], column: str) -> dict[int, list[int]]:
     """Stored records under each key (``column`` = "key" or "fine"), at most its cap per key."""
+    from .service import _blocks_sql
+
     out: dict[int, list[int]] = {k: [] for k in caps}
     items = sorted(caps.items())
     for start in range(0, len(items), BLOCK_CHUNK):
         chunk = items[start:start + BLOCK_CHUNK]
         params = {}
-        for i in range(BLOCK_CHUNK):
-            key, cap = chunk[i] if i < len(chunk) else (0, 0)
+        for i, (key, cap) in enumerate(chunk):
             params[f"k{i}"], params[f"c{i}"] = key, cap
-        for k, record in conn.execute(_blocks_sql(column), params):
+        for k, record in conn.execute(_blocks_sql(column, len(chunk)), params):
             out[k].append(record)
     return out
-
-
-_STORED_MEMBERS = text("SELECT l.record, l.golden_id, s.normalised FROM link l JOIN source_record s "
-                       "ON s.id = l.record WHERE l.golden_id IN (SELECT golden_id FROM link WHERE record IN :ids)"
-                       ).bindparams(bindparam("ids", expanding=True))
 
 
 def read_view(conn: Connection, records: Sequence[NewRecord]) -> BatchView:
@@ -173,26 +157,16 @@ def read_view(conn: Connection, records: Sequence[NewRecord]) -> BatchView:
     golden_of: dict[int, str] = {}
     members: dict[str, list[int]] = {}
     normalised: dict[int, str | dict] = {}
+    from .service import _MEMBERS_SQL
+
     ids = sorted(reach)
     for start in range(0, len(ids), ID_CHUNK):
-        for record, gid, norm in conn.execute(_STORED_MEMBERS, {"ids": ids[start:start + ID_CHUNK]}):
+        for record, gid, norm in conn.execute(_MEMBERS_SQL, {"ids": ids[start:start + ID_CHUNK]}):
             if record not in golden_of:
                 golden_of[record] = gid
                 members.setdefault(gid, []).append(record)
                 normalised[record] = norm
     return BatchView(blocks, fine, golden_of, members, normalised)
-
-
-def founded_counts(conn: Connection, pks: Iterable[int]) -> dict[int, int]:
-    """How many golden records each record founded already (0 for a record new to the store)."""
-    from .service import GO
-    ids = sorted(pks)
-    out: dict[int, int] = {}
-    for start in range(0, len(ids), ID_CHUNK):
-        q = (select(GO.c.founder, func.count()).where(GO.c.founder.in_(ids[start:start + ID_CHUNK]))
-             .group_by(GO.c.founder))
-        out.update({f: int(n) for f, n in conn.execute(q)})
-    return out
 
 
 class BatchScorer:
@@ -279,7 +253,6 @@ def ingest_new(mpi, conn: Connection, records: Sequence[NewRecord], actor: str, 
         for r in records]).scalars().all()
     for rec, pk in zip(records, inserted):
         rec.pk = pk
-    founded = founded_counts(conn, inserted)
     view = read_view(conn, records)
     scorer = BatchScorer.prepare(mpi, view, records)
     writes = BatchWrites()
@@ -299,8 +272,7 @@ def ingest_new(mpi, conn: Connection, records: Sequence[NewRecord], actor: str, 
         explanation = scores.explanation(choice.best_member) if scores is not None and choice.best_member is not None \
             else {}
         if target is None:
-            target = golden_id_for(source, rid, founded.get(pk, 0))
-            founded[pk] = founded.get(pk, 0) + 1
+            target = golden_id_for(source, rid, 0)  # a record new to the store has founded none
             writes.goldens.append(dict(id=target, status="active", replaced_by=None, attributes="{}", founder=pk,
                                        created_at=now, updated_at=now))
         state = "review" if choice.decision == Decision.REVIEW else "auto"

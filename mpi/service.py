@@ -491,7 +491,7 @@ class MasterPatientIndex:
                 conn.execute(update(GO).where(GO.c.id == old.golden_id)
                              .values(status="merged", replaced_by=target, updated_at=now))
         if target is None:
-            target = self._new_golden(conn, pk, source, rid, now)
+            target = self._new_golden(conn, pk, source, rid, now, founded=0 if existing is None else None)
         state = "review" if choice.decision == Decision.REVIEW else "auto"
         link_values = dict(golden_id=target, state=state, probability=float(choice.probability),
                            explanation=_dumps(explanation), model_version=self.model_version, actor=actor,
@@ -569,8 +569,13 @@ class MasterPatientIndex:
             out.setdefault(k, []).append(record)
         return out
 
-    def _new_golden(self, conn: Connection, founder: int, source: str, rid: str, now: dt.datetime) -> str:
-        gid = golden_id_for(source, rid, conn.execute(_COUNT_FOUNDED, {"f": founder}).scalar_one())
+    def _new_golden(self, conn: Connection, founder: int, source: str, rid: str, now: dt.datetime,
+                    founded: int | None = None) -> str:
+        """A new golden record founded by record ``founder``; ``founded`` is how many it founded
+        before (counted here when not known: a record new to the store has founded none)."""
+        if founded is None:
+            founded = conn.execute(_COUNT_FOUNDED, {"f": founder}).scalar_one()
+        gid = golden_id_for(source, rid, founded)
         conn.execute(_INSERT_GOLDEN, dict(id=gid, status="active", replaced_by=None, attributes="{}", founder=founder,
                                           created_at=now, updated_at=now))
         return gid

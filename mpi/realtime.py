@@ -200,26 +200,12 @@ class Matcher:
         arr = np.array(sorted(set(pairs)), dtype=np.int64)
         return pos[arr[:, 0]], pos[arr[:, 1]]
 
-    @staticmethod
-    def _golden_score(g: str, idx: list[int], scores: MemberScores) -> GoldenScore:
-        """One candidate golden record from its members' scores (numpy; NaN-safe like argmax)."""
-        ix = np.array(idx)
-        best = int(ix[np.argmax(scores.probability[ix])])
-        conflicts = int(scores.conflict[ix].sum())
-        return GoldenScore(
-            g, float(scores.probability[best]), best,
-            links=bool((scores.decision[ix] == Decision.AUTO_LINK).any()),
-            compatible=3 * conflicts < len(ix),
-            reviewable=bool(((scores.decision[ix] >= Decision.REVIEW) & ~scores.cannot_link[ix]).any()),
-            members_scored=len(ix), conflicts=conflicts)
-
     def choose(self, scores: MemberScores, golden_of_member: Sequence[str]) -> Choice:
         """Rank candidate golden records and decide: auto-link, review, or a new person."""
         by_golden: dict[str, list[int]] = {}
         for k, g in enumerate(golden_of_member):
             by_golden.setdefault(g, []).append(k)
-        ranked = [self._golden_score(g, idx, scores) for g, idx in by_golden.items()] \
-            if np.isnan(scores.probability).any() else _golden_scores(by_golden, scores)
+        ranked = _golden_scores(by_golden, scores)
         ranked.sort(key=lambda s: (-int(s.decision), -s.probability, s.golden_id))
         if not ranked or ranked[0].decision == Decision.DISTINCT:
             return Choice(Decision.DISTINCT, None, ranked[0].probability if ranked else 0.0, None, ranked)
@@ -232,14 +218,17 @@ _AUTO_LINK, _REVIEW = int(Decision.AUTO_LINK), int(Decision.REVIEW)
 
 
 def _golden_scores(by_golden: dict[str, list[int]], scores: MemberScores) -> list[GoldenScore]:
-    """:meth:`Matcher._golden_score` for every candidate golden record, on plain lists: a query
-    has a few dozen members in a dozen golden records, where numpy's per-call cost dominates
-    (without NaN probabilities, ``max`` picks the same first-best member as ``argmax``)."""
+    """How the query relates to each candidate golden record, from its members' scores. Plain
+    lists: a query has a few dozen members in a dozen golden records, where numpy's per-call
+    cost dominates. The best member is the first most probable one (a NaN probability, which
+    never compares, wins as it would under ``argmax``)."""
     prob, decision = scores.probability.tolist(), scores.decision.tolist()
     conflict, cannot = scores.conflict.tolist(), scores.cannot_link.tolist()
     out = []
     for g, idx in by_golden.items():
-        best = max(idx, key=prob.__getitem__)
+        best = next((k for k in idx if prob[k] != prob[k]), None)
+        if best is None:
+            best = max(idx, key=prob.__getitem__)
         conflicts = sum(conflict[k] for k in idx)
         out.append(GoldenScore(g, prob[best], best, links=any(decision[k] == _AUTO_LINK for k in idx),
                                compatible=3 * conflicts < len(idx),

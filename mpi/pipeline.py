@@ -172,11 +172,6 @@ def learn_population(norm: pd.DataFrame, seed: int = 0, model: FellegiSunterMode
     return model, estimate_lookalikes(table, candidates.left, candidates.right, gamma)
 
 
-def learn_model(norm: pd.DataFrame, seed: int = 0) -> FellegiSunterModel:
-    """The unsupervised model a normalised frame's own candidate pairs give."""
-    return learn_population(norm, seed)[0]
-
-
 def measure_lookalikes(norm: pd.DataFrame) -> Lookalikes:
     """The look-alike families present among a normalised frame's candidate pairs."""
     table, candidates, gamma = _candidate_gamma(norm)

@@ -10,11 +10,9 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import text
 
-from mpi.blocking.candidates import candidate_pairs
-from mpi.compare.table import RecordTable
 from mpi.model.fellegi_sunter import FellegiSunterModel
 from mpi.normalise.frame import normalise_frame
-from mpi.pipeline import compute_gamma
+from mpi.pipeline import learn_population
 from mpi.population import PopulationStats
 from mpi.records import read_records_csv
 from mpi.service import MasterPatientIndex
@@ -41,18 +39,18 @@ def person_of() -> dict[str, str]:
 
 
 def fit_model(records: pd.DataFrame, seed: int = 0) -> FellegiSunterModel:
-    """A model learned without labels from these records, as ``learn_model`` learns it."""
-    norm = normalise_frame(records)
-    table = RecordTable.from_frame(norm)
-    cands = candidate_pairs(norm)
-    gamma, _ = compute_gamma(table, cands.left, cands.right)
-    return FellegiSunterModel(seed=seed).fit(table, cands.left, cands.right, gamma)
+    """A model learned without labels from these records, as ``MasterPatientIndex.learn_model``
+    learns it."""
+    return learn_population(normalise_frame(records), seed)[0]
 
 
 @functools.cache
 def learned() -> tuple[FellegiSunterModel, PopulationStats]:
-    """The model and population statistics ``learn_model`` would store for the example file."""
-    return fit_model(example_records()), PopulationStats.from_normalised(normalise_frame(example_records()))
+    """The model and population statistics ``MasterPatientIndex.learn_model`` would store for the
+    example file."""
+    norm = normalise_frame(example_records())
+    model, lookalikes = learn_population(norm)
+    return model, PopulationStats.from_normalised(norm, lookalikes)
 
 
 def open_store(url: str, **options) -> MasterPatientIndex:

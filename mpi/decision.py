@@ -52,6 +52,8 @@ RULE_BRIDGE = "matches two people who were ruled apart"
 RULE_SIBLING = "different birth date and first name not the same (siblings)"
 RULES = (RULE_BRIDGE, RULE_SUFFIX_CONFLICT, RULE_GENERATION_GAP, RULE_TWIN, RULE_NEWBORN, RULE_SSN_CONFLICT,
          RULE_SEX_CONFLICT, RULE_SIBLING, RULE_HOUSEHOLD, RULE_NO_PERSON_EVIDENCE)
+_RULE_NAMES = np.array(["", *RULES, RULE_NAMES_ONLY], dtype=object)  # decide() codes rules by position here
+_RULE_CODE = {name: code for code, name in enumerate(_RULE_NAMES.tolist()) if name}
 # the rules that guard against each family of look-alikes measured by mpi.lookalikes
 FAMILY_RULES = {"twin": (RULE_TWIN,), "generation": (RULE_GENERATION_GAP,), "household": (RULE_HOUSEHOLD,)}
 
@@ -151,17 +153,19 @@ def decide(scored: ScoredPairs, table: RecordTable, thresholds: Thresholds = Thr
     decision = np.where(p >= thresholds.auto_link, Decision.AUTO_LINK,
                         np.where(p >= thresholds.review, Decision.REVIEW, Decision.DISTINCT)).astype(np.int8)
     cannot = np.zeros(n, dtype=bool)
-    rule = np.full(n, "", dtype=object)
+    rule = np.zeros(n, dtype=np.int8)  # index into _RULE_NAMES; 0 = no rule yet
 
     absent = {name for family, names in FAMILY_RULES.items() if not getattr(lookalikes, family) for name in names}
 
     def apply(mask: np.ndarray, name: str, cap: Decision, hard: bool) -> None:
         if name in absent:
             return
-        hit = mask & (rule == "")
+        hit = mask & (rule == 0)
+        if not hit.any():
+            return
         if hard:
             cannot[hit] = True
-        rule[hit] = name
+        rule[hit] = _RULE_CODE[name]
         np.minimum(decision, np.int8(cap), out=decision, where=hit)
 
     sfx_a, sfx_b = table.text["suffix"][a], table.text["suffix"][b]
@@ -235,4 +239,4 @@ def decide(scored: ScoredPairs, table: RecordTable, thresholds: Thresholds = Thr
     more_than_name = (g["middle_name"] >= 1) | (g["street"] >= 1) | (g["phone"] >= 1) | (g["city"] >= 1) | (
         g["zip"] >= 1)
     apply(~identified & ~more_than_name, RULE_NAMES_ONLY, Decision.REVIEW, hard=False)
-    return PairDecisions(decision, cannot, rule)
+    return PairDecisions(decision, cannot, _RULE_NAMES[rule])

@@ -16,7 +16,6 @@ update re-reads and relocks the record's golden record, which a bulk read cannot
 """
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from .decision import Decision
 from .realtime import MAX_MEMBERS_SCORED
 from .records import ID_COLUMN, SOURCE_COLUMN
 from .store.database import Retry
-from .store.schema import utcnow
+from .store.schema import load_values, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ class BatchView:
     def norm(self, pk: int) -> dict:
         value = self.normalised[pk]
         if isinstance(value, str):
-            value = self.normalised[pk] = json.loads(value)
+            value = self.normalised[pk] = load_values(value)
         return value
 
     def candidates(self, keys: list[RecordKey], exclude: int) -> set[int]:
@@ -209,7 +208,7 @@ class BatchScorer:
                 earlier.setdefault(block, []).append(rec.pk)
             for pk in dict.fromkeys(likely):
                 if pk not in rows:
-                    rows[pk] = json.loads(stored_json[pk]) if pk in stored_json else view.norm(pk)
+                    rows[pk] = load_values(stored_json[pk]) if pk in stored_json else view.norm(pk)
                 pairs.append((query, pk))
         return cls(mpi, rows, pairs)
 

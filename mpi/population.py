@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import repeat
 
+import numpy as np
 import pandas as pd
 
 from .compare.table import TF_COLUMNS
@@ -31,12 +33,14 @@ class PopulationStats:
     day_order: dict[str, DayOrder | None] = field(default_factory=dict)
     lookalikes: Lookalikes = ALL_PRESENT  # look-alike families the decision rules guard against
 
-    def share(self, column: str, value: str) -> float:
-        """Share of the population's non-missing values equal to ``value`` (NaN when missing)."""
-        if value == "":
-            return float("nan")
-        total = max(self.totals.get(column, 0), 1)
-        return self.counts.get(column, {}).get(value, 1) / total
+    def shares(self, column: str, values: np.ndarray) -> np.ndarray:
+        """Per value (an object array of strings), the share of the population's non-missing
+        values equal to it; NaN where the value is missing ("")."""
+        counts = self.counts.get(column, {})
+        out = np.fromiter(map(counts.get, values, repeat(1)), dtype=np.float64, count=len(values))
+        out /= max(self.totals.get(column, 0), 1)
+        out[values == ""] = np.nan
+        return out
 
     @classmethod
     def from_normalised(cls, frame: pd.DataFrame, lookalikes: Lookalikes | None = None) -> "PopulationStats":

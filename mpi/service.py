@@ -39,7 +39,7 @@ from .realtime import MAX_MEMBERS_SCORED, Choice, Matcher, MemberScores
 from .records import CANONICAL_COLUMNS, ID_COLUMN, SOURCE_COLUMN, validate_records
 from .store.database import Conflict, NotFound, Retry, StoreError, is_sqlite, make_engine, upgrade, with_retries
 from .store.schema import (BlockKey, Event, Golden, Link, MatchLabel, ModelVersion, RecordVersion, ReviewTask,
-                           SourceRecord, utcnow)
+                           SourceRecord, load_values, utcnow)
 from .survivorship import Member, SurvivorshipPolicy, golden_attributes
 
 log = logging.getLogger(__name__)
@@ -588,7 +588,7 @@ class MasterPatientIndex:
             chunk = wanted[start:start + REFRESH_CHUNK]
             members: dict[str, list[Member]] = {gid: [] for gid in chunk}
             for r in conn.execute(_GOLDENS_MEMBERS, {"g": chunk}):
-                members[r.golden_id].append(Member(r.source, r.record_id, json.loads(r.raw), json.loads(r.normalised),
+                members[r.golden_id].append(Member(r.source, r.record_id, load_values(r.raw), load_values(r.normalised),
                                                    r.id))
             now = utcnow()
             conn.execute(_SET_ATTRIBUTES, [
@@ -1074,7 +1074,7 @@ def _members_of(rows: Iterable[tuple], exclude: int | None) -> list[dict]:
             if record == exclude or (n >= MAX_MEMBERS_SCORED and not found):
                 continue
             n += 1
-            out.append({"pk": record, "golden": golden, "norm": json.loads(normalised)})
+            out.append({"pk": record, "golden": golden, "norm": load_values(normalised)})
     out.sort(key=lambda x: x["pk"])
     return out
 

@@ -296,3 +296,34 @@ def test_pair_gamma_does_not_depend_on_other_records_in_the_table(left, right):
     alone = pair_gammas(left, right)
     for k in range(len(FILLER) + 1):
         assert pair_gammas(left, right, filler=FILLER[:k]) == alone, f"with {k} other records"
+
+
+# --------------------------------------------------------------------------------------------
+# small inputs: the real-time path calls each scorer per pair instead of through cpdist
+# --------------------------------------------------------------------------------------------
+
+def _words(rng: np.random.Generator, n: int) -> np.ndarray:
+    alphabet = list("abcdeé ")
+    out = np.empty(n, dtype=object)
+    out[:] = ["".join(rng.choice(alphabet, rng.integers(1, 9))) for _ in range(n)]
+    return out
+
+
+@pytest.mark.parametrize("name", ["jaro_winkler", "token_set_similarity", "one_edit_apart"])
+def test_small_inputs_score_as_cpdist_does(name):
+    from rapidfuzz import fuzz, process
+    from rapidfuzz.distance import OSA, JaroWinkler
+
+    from mpi.compare import similarity
+    reference = {"jaro_winkler": lambda l, r: process.cpdist(l, r, scorer=JaroWinkler.normalized_similarity,
+                                                             dtype=np.float32),
+                 "token_set_similarity": lambda l, r: process.cpdist(l, r, scorer=fuzz.token_set_ratio,
+                                                                     dtype=np.float32) / 100.0,
+                 "one_edit_apart": lambda l, r: process.cpdist(l, r, scorer=OSA.distance, dtype=np.int32) == 1}
+    rng = np.random.default_rng(7)
+    for n in (1, 5, similarity.SMALL_INPUT - 1):  # all below the size where cpdist takes over
+        left, right = _words(rng, n), _words(rng, n)
+        right[: n // 3] = left[: n // 3]  # some identical pairs
+        got = getattr(similarity, name)(left, right)
+        want = reference[name](list(left), list(right))
+        assert got.dtype == want.dtype and np.array_equal(got, want), (name, n)

@@ -12,8 +12,13 @@ from rapidfuzz.distance import OSA, JaroWinkler, Prefix
 from ..parallel import threads_per_task
 
 
+SMALL_INPUT = 64  # below this many pairs, calling the scorer per pair beats cpdist's set-up
+
+
 def _cpdist(left: np.ndarray, right: np.ndarray, scorer, dtype) -> np.ndarray:
     """``scorer`` per aligned pair (threads only for inputs large enough to repay them)."""
+    if len(left) < SMALL_INPUT:  # a real-time query's few dozen pairs: the same scorer, per pair
+        return np.fromiter(map(scorer, left, right), dtype=dtype, count=len(left))
     return process.cpdist(list(left), list(right), scorer=scorer, workers=threads_per_task(len(left)), dtype=dtype)
 
 

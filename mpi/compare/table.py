@@ -7,9 +7,11 @@ a vector comparison, and per-value frequencies for the term-frequency adjustment
 from __future__ import annotations
 
 import datetime as _dt
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -35,6 +37,9 @@ MISSING_DAYS = -10**6  # dob_days of a record without a birth date (far from any
 _EPOCH_ORDINAL = _dt.date(1970, 1, 1).toordinal()
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 SMALL_TABLE = 2_000  # below this many records, plain Python beats pandas' per-call overhead
+_ROW_FIELDS = ("record_id", *TEXT_COLUMNS, *NUMBER_COLUMNS, *FLAG_COLUMNS)
+_ROW_GETTER = operator.itemgetter(*_ROW_FIELDS)
+_NON_NEGATIVE = (1 << 63) - 1
 
 
 @dataclass
@@ -78,18 +83,18 @@ class RecordTable:
     def from_records(cls, rows: list[dict], stats: "PopulationStats") -> "RecordTable":
         """A small table (a query and its candidates) from normalised record dicts, with term
         frequencies taken from ``stats`` (the population the model was measured on)."""
-        def column(name: str, dtype: type | None = None) -> np.ndarray:
-            values = [r[name] for r in rows]
-            if dtype is not None:
-                return np.array(values, dtype=dtype)
-            out = np.empty(len(values), dtype=object)
-            out[:] = values
+        n = len(rows)
+        # rows -> columns in C (itemgetter, zip): this runs on every real-time match
+        columns = dict(zip(_ROW_FIELDS, zip(*map(_ROW_GETTER, rows)))) if n else dict.fromkeys(_ROW_FIELDS, ())
+
+        def objects(name: str) -> np.ndarray:
+            out = np.empty(n, dtype=object)
+            out[:] = columns[name]
             return out
-        table = cls._build(column("record_id"), {c: column(c) for c in TEXT_COLUMNS},
-                           {c: column(c, np.int32) for c in NUMBER_COLUMNS},
-                           {c: column(c, bool) for c in FLAG_COLUMNS})
-        table.term_frequency = {c: np.array([stats.share(c, v) for v in table.text[c]], dtype=np.float64)
-                                for c in TF_COLUMNS}
+        table = cls._build(objects("record_id"), {c: objects(c) for c in TEXT_COLUMNS},
+                           {c: np.array(columns[c], dtype=np.int32) for c in NUMBER_COLUMNS},
+                           {c: np.array(columns[c], dtype=bool) for c in FLAG_COLUMNS})
+        table.term_frequency = {c: stats.shares(c, table.text[c]) for c in TF_COLUMNS}
         table.population = {c: int(stats.totals.get(c, 0)) for c in TF_COLUMNS}
         return table
 
@@ -98,9 +103,8 @@ class RecordTable:
                flags: dict[str, np.ndarray]) -> "RecordTable":
         """Codes, lengths, day numbers, initials and name families from the plain columns (one
         implementation for the batch frame and the real-time record dicts)."""
-        codes = {c: _codes(text[c]) for c in TEXT_COLUMNS}
-        for name, (col, fn) in DERIVED.items():
-            codes[name] = _codes(_map(fn, text[col]))
+        derived = {name: _map(fn, text[col]) for name, (col, fn) in DERIVED.items()}
+        codes = _codes_of({**text, **derived})
         lengths = {c: np.fromiter(map(len, text[c]), dtype=np.int32, count=len(record_id)) for c in LENGTH_COLUMNS}
         numbers = dict(numbers)
         numbers["dob_days"] = _per_distinct(dob_days, text["dob"]).astype(np.int32)
@@ -120,6 +124,7 @@ class RecordTable:
                            {k: v[positions] for k, v in self.term_frequency.items()}, dict(self.population))
 
 
+@lru_cache(maxsize=100_000)
 def dob_days(iso: str) -> int:
     """Days from 1970-01-01 to an ISO birth date; :data:`MISSING_DAYS` when there is none."""
     if not _ISO_DATE.fullmatch(iso):
@@ -144,11 +149,25 @@ def _per_distinct(fn: Callable[[str], object], values: np.ndarray) -> np.ndarray
     return _map(fn, uniques)[code]
 
 
+def _codes_of(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """:func:`_codes` of each column; a small table's columns are coded in one pass (a real-time
+    query has some twenty columns of a few dozen values: per-call costs would dominate)."""
+    n = len(next(iter(columns.values())))
+    if n > SMALL_TABLE:
+        return {c: _codes(v) for c, v in columns.items()}
+    stacked = _codes(np.concatenate(list(columns.values()))).reshape(len(columns), n)
+    return dict(zip(columns, stacked))
+
+
 def _codes(values: np.ndarray) -> np.ndarray:
     """Integer code per value, equal codes for equal values, -1 for missing ("")."""
     if len(values) <= SMALL_TABLE:
-        seen: dict[object, int] = {"": -1}
-        return np.fromiter((seen.setdefault(v, len(seen) - 1) for v in values), dtype=np.int64, count=len(values))
+        # a small table (a real-time query and its candidates) codes by the strings' own hash,
+        # computed in C and cached on each string: equal values get equal codes, and two
+        # different values share one with chance 2**-63. ("" hashes to 0: missing is set apart.)
+        codes = np.fromiter(map(hash, values), dtype=np.int64, count=len(values)) & _NON_NEGATIVE
+        codes[values == ""] = -1
+        return codes
     code, uniques = pd.factorize(values)
     if len(uniques) and (uniques == "").any():
         code = np.where(values == "", -1, code)

@@ -152,21 +152,34 @@ class FellegiSunterModel:
         if gamma is None:
             gamma, swapped = gamma_matrix(table, left, right)
         assert swapped is not None
-        contrib = np.zeros(gamma.shape, dtype=np.float32)
-        for j, c in enumerate(self.comparisons):
-            g = gamma[:, j]
-            present = g >= 0
-            contrib[present, j] = self.weights_[j][g[present]]
-            if self.term_frequency and c.tf_column and c.tf_column in table.term_frequency:
-                top = g == c.n_levels - 1
-                if top.any():
+        table_of_weights, offsets = self._weight_lookup()
+        contrib = table_of_weights[gamma + offsets]  # every field's weight in one lookup (missing: 0)
+        if self.term_frequency:
+            for j, c in enumerate(self.comparisons):
+                if not (c.tf_column and c.tf_column in table.term_frequency):
+                    continue
+                top = np.flatnonzero(gamma[:, j] == c.n_levels - 1)
+                if len(top):
                     tf = table.term_frequency[c.tf_column][left[top]]
                     base = self.u_exact_random_.get(c.tf_column, np.nan)
-                    adj = np.log2(base / tf)
-                    adj = np.clip(np.nan_to_num(adj, nan=0.0), -TF_ADJUSTMENT_LIMIT, TF_ADJUSTMENT_LIMIT)
-                    contrib[top, j] += adj.astype(np.float32)
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        adj = np.log2(base / tf)
+                    adj[np.isnan(adj)] = 0.0
+                    contrib[top, j] += np.clip(adj, -TF_ADJUSTMENT_LIMIT, TF_ADJUSTMENT_LIMIT).astype(np.float32)
         weight = contrib.sum(axis=1) + self.prior_weight_
         return ScoredPairs(left, right, gamma, swapped, contrib, weight.astype(np.float64))
+
+    def _weight_lookup(self) -> tuple[np.ndarray, np.ndarray]:
+        """All fields' level weights in one array, each field's block led by a 0 for "missing"
+        (gamma -1), and each field's offset into it: ``lookup[gamma + offsets]`` is the weight of
+        every field of every pair. Rebuilt when ``weights_`` is replaced."""
+        key = tuple(map(id, self.weights_))
+        if getattr(self, "_lookup_key", None) != key:
+            blocks = [np.concatenate([[0.0], w]) for w in self.weights_]
+            starts = np.cumsum([0] + [len(b) for b in blocks[:-1]])
+            self._lookup = (np.concatenate(blocks).astype(np.float32), (starts + 1).astype(np.intp))
+            self._lookup_key = key
+        return self._lookup
 
     def parameters_table(self):
         """m, u and weight per comparison level, as a DataFrame (for people, not for code)."""

@@ -123,6 +123,7 @@ def _nicknamer():
 
 
 @lru_cache(maxsize=200_000)
+@lru_cache(maxsize=100_000)
 def name_family(name: str) -> frozenset[str]:
     """The formal names ``name`` may stand for, itself included: "bill" -> {bill, william, ...}.
 

@@ -16,12 +16,20 @@ from __future__ import annotations
 
 import datetime as dt
 
+import orjson
 from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+def load_values(stored: str | bytes) -> dict:
+    """A stored record's raw or normalised values (``source_record.normalised``,
+    ``record_version.raw``). They are plain JSON of strings, integers and flags, which orjson
+    reads about three times faster than ``json``: every match and ingest reads a few dozen."""
+    return orjson.loads(stored)
 
 
 class ModelVersion(SQLModel, table=True):

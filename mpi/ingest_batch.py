@@ -28,7 +28,7 @@ from .compare.table import RecordTable
 from .decision import Decision
 from .realtime import MAX_MEMBERS_SCORED
 from .records import ID_COLUMN, SOURCE_COLUMN
-from .store.database import Retry
+from .store.database import Retry, is_sqlite
 from .store.schema import load_values, utcnow
 
 log = logging.getLogger(__name__)
@@ -59,16 +59,13 @@ class BatchView:
     stored_fine: dict[int, list[int]]  # fine key -> stored rows' records (at most the cap)
     golden_of: dict[int, str]  # record -> golden id (stored candidates and batch records)
     stored_members: dict[str, list[int]]  # stored golden -> its stored members
-    normalised: dict[int, str | dict]  # record -> normalised values (JSON until first used)
+    normalised: dict[int, dict]  # record -> normalised values, as read back from their stored JSON
     batch_blocks: dict[int, list[int]] = field(default_factory=dict)
     batch_fine: dict[int, list[int]] = field(default_factory=dict)
     batch_members: dict[str, list[int]] = field(default_factory=dict)
 
     def norm(self, pk: int) -> dict:
-        value = self.normalised[pk]
-        if isinstance(value, str):
-            value = self.normalised[pk] = load_values(value)
-        return value
+        return self.normalised[pk]
 
     def candidates(self, keys: list[RecordKey], exclude: int) -> set[int]:
         """The records ``_candidate_members`` finds under these keys (same caps, same fallback)."""
@@ -99,11 +96,12 @@ class BatchView:
                 raise KeyError(gid)  # cannot happen: every golden reached was read up front
             ordered = sorted(self.stored_members.get(gid, []) + self.batch_members.get(gid, []), reverse=True)
             n = 0
+            normalised = self.normalised
             for r in ordered:
                 if r == exclude or (n >= MAX_MEMBERS_SCORED and r not in found):
                     continue
                 n += 1
-                out.append({"pk": r, "golden": gid, "norm": self.norm(r)})
+                out.append({"pk": r, "golden": gid, "norm": normalised[r]})
         out.sort(key=lambda x: x["pk"])
         return out
 
@@ -116,15 +114,21 @@ class BatchView:
                 self.batch_fine.setdefault(k.fine, []).append(rec.pk)
         self.golden_of[rec.pk] = golden_id
         self.batch_members.setdefault(golden_id, []).append(rec.pk)
-        self.normalised[rec.pk] = rec.norm_json
+        self.normalised[rec.pk] = load_values(rec.norm_json)
 
 
 def read_blocks(conn: Connection, caps: dict[int, int], column: str) -> dict[int, list[int]]:
     """Stored records under each key (``column`` = "key" or "fine"), at most its cap per key."""
-    from .service import _blocks_sql
+    from .service import _PG_BLOCKS_SQL, _blocks_sql
 
     out: dict[int, list[int]] = {k: [] for k in caps}
     items = sorted(caps.items())
+    if not is_sqlite(conn.engine):  # every key in one statement with array parameters
+        if items:
+            rows = conn.execute(_PG_BLOCKS_SQL[column], {"ks": [k for k, _ in items], "cs": [c for _, c in items]})
+            for k, record in rows:
+                out[k].append(record)
+        return out
     for start in range(0, len(items), BLOCK_CHUNK):
         chunk = items[start:start + BLOCK_CHUNK]
         params = {}
@@ -155,16 +159,19 @@ def read_view(conn: Connection, records: Sequence[NewRecord]) -> BatchView:
     reach.update(r for f, rs in fine.items() if len(rs) < fine_caps[f] for r in rs)
     golden_of: dict[int, str] = {}
     members: dict[str, list[int]] = {}
-    normalised: dict[int, str | dict] = {}
-    from .service import _MEMBERS_SQL
+    normalised: dict[int, dict] = {}
+    from .service import _MEMBERS_SQL, _PG_MEMBERS_SQL
 
     ids = sorted(reach)
-    for start in range(0, len(ids), ID_CHUNK):
-        for record, gid, norm in conn.execute(_MEMBERS_SQL, {"ids": ids[start:start + ID_CHUNK]}):
+    pg = not is_sqlite(conn.engine)
+    chunk = len(ids) if pg else ID_CHUNK
+    for start in range(0, len(ids), max(chunk, 1)):
+        sql = _PG_MEMBERS_SQL if pg else _MEMBERS_SQL
+        for record, gid, norm in conn.execute(sql, {"ids": ids[start:start + chunk]}):
             if record not in golden_of:
                 golden_of[record] = gid
                 members.setdefault(gid, []).append(record)
-                normalised[record] = norm
+                normalised[record] = load_values(norm)
     return BatchView(blocks, fine, golden_of, members, normalised)
 
 

@@ -401,10 +401,12 @@ class MasterPatientIndex:
     def analyze(self) -> None:
         """Refresh the database's planner statistics. After a bulk load PostgreSQL has none for the
         new rows and plans candidate lookups as if every golden record had hundreds of members (a
-        hundred-fold slower match); ``ingest_frame`` and seeding call this themselves."""
+        hundred-fold slower match); ``ingest_frame`` and seeding call this themselves. On
+        PostgreSQL it also vacuums: until the new rows are marked all-visible, every index-only
+        scan of the blocking keys visits the table too (a third more page reads per match)."""
         with self.engine.connect() as conn:
             if self._is_pg():
-                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM (ANALYZE)")
             else:
                 conn.info["write"] = True
                 conn.exec_driver_sql("PRAGMA optimize")
@@ -1028,6 +1030,14 @@ class MasterPatientIndex:
 _MEMBERS_SQL = text("SELECT l.record, l.golden_id, s.normalised FROM link l JOIN source_record s ON s.id = l.record "
                     "WHERE l.golden_id IN (SELECT golden_id FROM link WHERE record IN :ids) "
                     "ORDER BY l.golden_id, l.record DESC").bindparams(bindparam("ids", expanding=True))
+# PostgreSQL forms of the two reads above, for a batch's thousands of keys and ids: one array
+# parameter each, so the statement text is fixed (prepared once, no thousand-placeholder parse)
+_PG_MEMBERS_SQL = text("SELECT l.record, l.golden_id, s.normalised FROM link l JOIN source_record s ON s.id = l.record "
+                       "WHERE l.golden_id IN (SELECT golden_id FROM link WHERE record = ANY(CAST(:ids AS bigint[]))) "
+                       "ORDER BY l.golden_id, l.record DESC")
+_PG_BLOCKS_SQL = {column: text(f"SELECT q.k, b.record FROM unnest(CAST(:ks AS bigint[]), CAST(:cs AS integer[])) "
+                               f"AS q(k, c) CROSS JOIN LATERAL (SELECT record FROM block_key WHERE {column} = q.k "
+                               f"LIMIT q.c) AS b") for column in ("key", "fine")}
 _BLOCKS_SQL: dict[tuple[str, int], object] = {}
 # PostgreSQL: the whole candidate lookup in one statement with array parameters (one round trip,
 # one query text the driver prepares once): each key's block to its cap, the finer block of every

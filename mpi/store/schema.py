@@ -84,6 +84,8 @@ class Link(SQLModel, table=True):
     __tablename__ = "link"
     record: int = Field(primary_key=True, foreign_key="source_record.id")
     golden_id: str = Field(foreign_key="golden.id", index=True, max_length=40)
+    # on PostgreSQL, migration 0003 makes the candidate lookup's link indexes covering:
+    # ix_link_record_golden (record) INCLUDE (golden_id), ix_link_golden_id INCLUDE (record)
     state: str = Field(max_length=16)  # auto | manual | review
     probability: float = 1.0
     explanation: str = Field(default="{}", sa_column=Column(Text, nullable=False))

@@ -37,7 +37,8 @@ from .normalise.frame import normalise_frame
 from .population import PopulationStats
 from .realtime import MAX_MEMBERS_SCORED, Choice, Matcher, MemberScores
 from .records import CANONICAL_COLUMNS, ID_COLUMN, SOURCE_COLUMN, validate_records
-from .store.database import Conflict, NotFound, Retry, StoreError, is_sqlite, make_engine, upgrade, with_retries
+from .store.database import (Conflict, NotFound, Retry, StoreError, driver_rows, is_sqlite, make_engine, upgrade,
+                             with_retries)
 from .store.schema import (BlockKey, Event, Golden, Link, MatchLabel, ModelVersion, RecordVersion, ReviewTask,
                            SourceRecord, load_values, utcnow)
 from .survivorship import Member, SurvivorshipPolicy, golden_attributes
@@ -553,8 +554,11 @@ class MasterPatientIndex:
         found.discard(exclude)
         if not found:
             return []
-        return [(r.record, r.golden_id, r.normalised, r.record in found)
-                for r in conn.execute(_MEMBERS_SQL, {"ids": sorted(found)})]
+        if self._is_pg():
+            rows = driver_rows(conn, _PG_MEMBERS_SQL.text, {"ids": sorted(found)})
+        else:
+            rows = driver_rows(conn, _SQLITE_MEMBERS_SQL, {"ids": json.dumps(sorted(found))})
+        return [(record, golden, normalised, record in found) for record, golden, normalised in rows]
 
     @staticmethod
     def _blocks(conn: Connection, keys: list[tuple[int, int]], column) -> dict[int, list[int]]:  # type: ignore[no-untyped-def]
@@ -567,7 +571,7 @@ class MasterPatientIndex:
         for i, (key, cap) in enumerate(keys):
             params[f"k{i}"], params[f"c{i}"] = key, cap
         out: dict[int, list[int]] = {}
-        for k, record in conn.execute(sql, params):
+        for k, record in driver_rows(conn, sql.text, params):
             out.setdefault(k, []).append(record)
         return out
 
@@ -1038,6 +1042,10 @@ _PG_MEMBERS_SQL = text("SELECT l.record, l.golden_id, s.normalised FROM link l J
 _PG_BLOCKS_SQL = {column: text(f"SELECT q.k, b.record FROM unnest(CAST(:ks AS bigint[]), CAST(:cs AS integer[])) "
                                f"AS q(k, c) CROSS JOIN LATERAL (SELECT record FROM block_key WHERE {column} = q.k "
                                f"LIMIT q.c) AS b") for column in ("key", "fine")}
+# SQLite: the same read with the ids as one JSON array parameter (one fixed statement text)
+_SQLITE_MEMBERS_SQL = ("SELECT l.record, l.golden_id, s.normalised FROM link l JOIN source_record s ON s.id = l.record "
+                       "WHERE l.golden_id IN (SELECT golden_id FROM link WHERE record IN "
+                       "(SELECT value FROM json_each(:ids))) ORDER BY l.golden_id, l.record DESC")
 _BLOCKS_SQL: dict[tuple[str, int], object] = {}
 # PostgreSQL: the whole candidate lookup in one statement with array parameters (one round trip,
 # one query text the driver prepares once): each key's block to its cap, the finer block of every
@@ -1067,7 +1075,7 @@ def _pg_candidate_rows(conn: Connection, keys: list[RecordKey], exclude: int | N
     members, as the stepwise lookup finds them (the same caps and finer-key fallback)."""
     params = {"ks": [k.key for k in keys], "fs": [k.fine for k in keys], "cs": [k.cap for k in keys],
               "ex": -1 if exclude is None else exclude}
-    return [tuple(r) for r in conn.execute(_PG_CANDIDATES, params)]
+    return driver_rows(conn, _PG_CANDIDATES.text, params)
 
 
 def _members_of(rows: Iterable[tuple], exclude: int | None) -> list[dict]:

@@ -759,3 +759,16 @@ def test_postgresql_candidate_lookup_reads_link_through_covering_indexes(databas
             "(SELECT golden_id FROM link WHERE record = ANY('{1,2,3}'::bigint[]))"))
     assert "Index Only Scan using ix_link_record_golden" in plan
     assert "Index Only Scan using ix_link_golden_id" in plan
+
+
+def test_driver_reads_fail_as_sqlalchemy_errors_without_their_values(database_url):
+    """The hot reads bypass SQLAlchemy's statement layer (mpi.store.database.driver_rows): a failing
+    one must still raise SQLAlchemy's error, which retries recognise, and carry no value."""
+    from sqlalchemy.exc import DBAPIError
+
+    from mpi.store.database import driver_rows
+    with MasterPatientIndex(database_url) as s, s.engine.connect() as conn:
+        assert driver_rows(conn, "SELECT :a + 1", {"a": 41}) == [(42,)]
+        with pytest.raises(DBAPIError) as info:
+            driver_rows(conn, "SELECT no_such_column FROM link WHERE record = :r", {"r": "canary-9137"})
+    assert "canary-9137" not in str(info.value)

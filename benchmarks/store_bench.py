@@ -13,6 +13,7 @@ Measurements, each written into ``benchmarks/store_results.json`` and the store 
     python benchmarks/store_bench.py load --data .bench-data/synthetic-50k
     python benchmarks/store_bench.py realtime --data .bench-data/synthetic-1m --backends sqlite postgresql
     python benchmarks/store_bench.py bulk --data .bench-data/synthetic-1m --backends sqlite
+    python benchmarks/store_bench.py realtime --data .bench-data/synthetic-1m --reuse-store --repeat 3
 
 ``realtime --reuse-store`` keeps the seeded store (a SQLite file under ``DATA/../stores/``, a
 PostgreSQL database named with ``--pg-prefix``) and runs each benchmark on a copy of it (the ingest
@@ -317,8 +318,20 @@ def _measure(store, query_rows: list[dict], truth: pd.Series) -> dict:  # type: 
             "batched_ingest_decisions": batched}
 
 
+SPREAD = ("match_ms_p50", "match_ms_p99", "ingest_records_per_s", "batched_ingest_records_per_s")
+
+
+def _median_of(runs: list[dict]) -> dict:
+    """Per measure, the median over runs (numbers); anything else as the first run has it."""
+    out = dict(runs[0])
+    for key, value in runs[0].items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[key] = round(float(np.median([r[key] for r in runs])), 4)
+    return out
+
+
 def bench_realtime(data: Path, backends: list[str], tmp: Path, held_out: int, seed: int,
-                   reuse: bool = False, build_only: bool = False) -> dict:
+                   reuse: bool = False, build_only: bool = False, repeat: int = 1) -> dict:
     from mpi.service import MasterPatientIndex
 
     stored, queries, truth = held_out_split(data, held_out, seed)
@@ -331,13 +344,20 @@ def bench_realtime(data: Path, backends: list[str], tmp: Path, held_out: int, se
             out["resolve_for_seed_s"] = made["resolve_for_seed_s"]
         if build_only:
             continue
-        try:
-            with MasterPatientIndex(made["url"]) as store:
-                measured = _measure(store, query_rows, truth)
-        finally:
-            _discard(made, backend)
+        runs = []
+        for run in range(repeat):  # each run on its own fresh copy of the base store
+            if run:
+                made = stores.get(backend)
+            try:
+                with MasterPatientIndex(made["url"]) as store:
+                    runs.append(_measure(store, query_rows, truth))
+            finally:
+                _discard(made, backend)
+            print(backend, f"run {run + 1}:", {k: runs[-1][k] for k in SPREAD}, flush=True)
+        measured = _median_of(runs)
         out[backend] = {"seed_s": made["seed_s"], "seeded": made["seeded"], "store_reused": made["reused"],
-                        **measured, "load_avg_after": [round(x, 2) for x in os.getloadavg()],
+                        **measured, "runs": [{k: r[k] for k in SPREAD} for r in runs],
+                        "load_avg_after": [round(x, 2) for x in os.getloadavg()],
                         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
         print(backend, out[backend], flush=True)
     return out
@@ -406,6 +426,12 @@ def _write_markdown(data: dict) -> None:
                       f"(`ingest`), the other {x['batched_ingest_records']:,} as `mpi load` ingests a file "
                       "(`ingest_frame`, 200 records per transaction; results equal one-by-one ingest). "
                       "Other work on the machine shows in the load average (2 cores)."]
+        for b in ("sqlite", "postgresql"):
+            runs = d.get(b, {}).get("runs", [])
+            if len(runs) > 1:
+                lines += ["", f"{b}: {len(runs)} runs, each on a fresh copy of the seeded store; the table gives "
+                          "each measure's median. Per run: " + "; ".join(
+                              f"{k} " + " / ".join(str(r[k]) for r in runs) for k in SPREAD) + "."]
         m = d["machine"]
         lines += ["", f"Machine: {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']}.", ""]
     if "bulk" in data:
@@ -440,7 +466,12 @@ def main() -> None:
                     help="realtime: keep a seeded base store per backend and measure on copies of it")
     ap.add_argument("--build-only", action="store_true", help="realtime: build the base stores and stop")
     ap.add_argument("--pg-prefix", default=PG_PREFIX, help="prefix of the PostgreSQL database names")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="realtime: measure this many times, each on a fresh copy (needs --reuse-store); "
+                         "the medians are reported, every run's figures beside them")
     args = ap.parse_args()
+    if args.repeat > 1 and not args.reuse_store:
+        ap.error("--repeat needs --reuse-store (each run measures a fresh copy of one seeded store)")
     PG_PREFIX = args.pg_prefix
     with tempfile.TemporaryDirectory(prefix="mpi-bench-") as tmp:
         if args.kind == "load":
@@ -449,7 +480,7 @@ def main() -> None:
             result = bench_bulk(args.data, args.backends, Path(tmp))
         else:
             result = bench_realtime(args.data, args.backends, Path(tmp), args.held_out, args.seed,
-                                    args.reuse_store or args.build_only, args.build_only)
+                                    args.reuse_store or args.build_only, args.build_only, args.repeat)
             if args.build_only:
                 return
     _write(f"load:{args.data.name}" if args.kind == "load" else args.kind, result)

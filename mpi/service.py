@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from .audit import append as append_audit, current_entry
 from .blocking.keys import RecordKey, frame_keys
@@ -194,17 +195,27 @@ class MasterPatientIndex:
     @contextmanager
     def _tx(self, write: bool = True, snapshot: bool = True) -> Iterator[Connection]:
         """A transaction; ``write=False, snapshot=False`` is a read whose statements may each see
-        the latest commits (match: on PostgreSQL it saves the BEGIN and COMMIT round trips)."""
-        with self.engine.connect() as conn:
-            conn.info["write"] = write
-            if not write and not snapshot and self._is_pg():
-                yield conn.execution_options(isolation_level="AUTOCOMMIT")
-                return
-            with conn.begin():
-                yield conn
-                entry = current_entry() if write else None
-                if entry is not None:  # a person's change: its audit event commits with it
-                    append_audit(conn, entry)
+        the latest commits (match: on PostgreSQL it saves the BEGIN and COMMIT round trips).
+
+        Pooled connections are not pinged before use (a round trip on every match): one the
+        server dropped fails its first statement, the pool is renewed, and the transaction ends
+        in :class:`Retry`, which retrying callers (ingest, match, every change) simply redo and
+        others report as a busy store."""
+        try:
+            with self.engine.connect() as conn:
+                conn.info["write"] = write
+                if not write and not snapshot and self._is_pg():
+                    yield conn.execution_options(isolation_level="AUTOCOMMIT")
+                    return
+                with conn.begin():
+                    yield conn
+                    entry = current_entry() if write else None
+                    if entry is not None:  # a person's change: its audit event commits with it
+                        append_audit(conn, entry)
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise Retry("the connection to the database was lost; it has been renewed") from None
+            raise
 
     def _is_pg(self) -> bool:
         return not is_sqlite(self.engine)
@@ -655,8 +666,10 @@ class MasterPatientIndex:
         m = self.matcher
         norm = m.normalise(raw)
         keys = m.keys(norm)
-        with self._tx(write=False, snapshot=False) as conn:
-            members = self._candidate_members(conn, keys, exclude=None)
+        def read() -> list[dict]:
+            with self._tx(write=False, snapshot=False) as conn:
+                return self._candidate_members(conn, keys, exclude=None)
+        members = with_retries(read)
         if not members:
             return []
         scores = m.score(norm, [x["norm"] for x in members])

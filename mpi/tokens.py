@@ -111,10 +111,14 @@ class TokenStore:
         if not token.startswith(PREFIX) or len(token) > 200:
             return None
         digest = token_hash(token)
-        with self.engine.connect() as conn:
-            conn.info["write"] = False
-            row = conn.execute(select(TK).where(TK.c.token_hash == digest)).first()
-            conn.rollback()
+
+        def read():  # type: ignore[no-untyped-def]
+            with self.engine.connect() as conn:
+                conn.info["write"] = False
+                found = conn.execute(select(TK).where(TK.c.token_hash == digest)).first()
+                conn.rollback()
+                return found
+        row = with_retries(read)  # every request starts here: a dropped connection is renewed
         if row is None:  # looked up by the hash: the database compared it
             return None
         if row.revoked_at is not None or _aware(row.expires_at) <= utcnow():

@@ -772,3 +772,35 @@ def test_driver_reads_fail_as_sqlalchemy_errors_without_their_values(database_ur
         with pytest.raises(DBAPIError) as info:
             driver_rows(conn, "SELECT no_such_column FROM link WHERE record = :r", {"r": "canary-9137"})
     assert "canary-9137" not in str(info.value)
+
+
+def test_a_connection_the_server_dropped_is_renewed_not_surfaced(database_url):
+    """Pooled connections are not pinged before use; when the server has dropped one, match,
+    ingest and token checks redo their work on a new connection instead of failing."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a server that drops connections")
+    from sqlalchemy import create_engine
+
+    from mpi.tokens import TokenStore
+    records = rows(example_records())
+    with open_store(database_url) as s:
+        tokens = TokenStore(s.engine)
+        issued = tokens.create("integration", "t", created_by="test")
+        s.ingest(records[0])
+        assert s.match(records[0])
+        admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            dropped = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                        "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar_one()
+        admin.dispose()
+        assert dropped >= 1
+        assert s.match(records[0])[0].golden_id == s.golden_of(records[0]["source"], records[0]["record_id"])
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        assert s.ingest(records[1]).decision in ("new", "auto_link", "review")
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        assert tokens.authenticate(issued.token) is not None
+        admin.dispose()

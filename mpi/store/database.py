@@ -57,7 +57,8 @@ def make_engine(url: str | None = None) -> Engine:
                                pool_size=10, max_overflow=20, hide_parameters=True)
         _sqlite_settings(engine)
     else:
-        engine = create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=True, hide_parameters=True)
+        # no ping before each use: a dropped connection surfaces as Retry (MasterPatientIndex._tx)
+        engine = create_engine(url, pool_size=5, max_overflow=10, hide_parameters=True)
     return engine
 
 
@@ -103,17 +104,23 @@ def driver_rows(conn: Connection, sql: str, params: Mapping[str, object]) -> lis
         cursor.execute(_in_driver_style(sql, conn.dialect.name), params)
         return cursor.fetchall()
     except dbapi.Error as exc:
-        raise DBAPIError.instance(sql, None, exc, dbapi.Error, hide_parameters=True,
+        lost = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
+        if lost:
+            conn.invalidate(exc)  # not back into the pool: the retry gets a new connection
+        raise DBAPIError.instance(sql, None, exc, dbapi.Error, hide_parameters=True, connection_invalidated=lost,
                                   dialect=conn.dialect) from None
     finally:
         cursor.close()
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """Serialization failures, deadlocks and a busy SQLite file: worth trying again."""
+    """Serialization failures, deadlocks, a busy SQLite file and a dropped connection: worth
+    trying again."""
     if isinstance(exc, OperationalError) and "locked" in str(exc.orig).lower():
         return True
     if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:  # the server dropped a pooled connection; the pool renews it
+            return True
         code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
         if code in ("40001", "40P01", "55P03"):
             return True

@@ -34,7 +34,6 @@ from .store.schema import load_values, utcnow
 log = logging.getLogger(__name__)
 
 BLOCK_CHUNK = 100  # keys per block query (SQLite allows 500 terms in one compound SELECT)
-ID_CHUNK = 2_000  # ids per IN list
 
 
 @dataclass
@@ -143,6 +142,8 @@ def read_view(conn: Connection, records: Sequence[NewRecord]) -> BatchView:
     """Everything stored that the batch's records can reach, in a few statements: each key's
     block (to its cap), the finer blocks an oversized key may fall back to, and the golden records
     (with all their members) of every stored record those blocks hold."""
+    from .service import member_rows
+
     caps: dict[int, int] = {}
     in_batch: dict[int, int] = {}
     for rec in records:
@@ -160,18 +161,11 @@ def read_view(conn: Connection, records: Sequence[NewRecord]) -> BatchView:
     golden_of: dict[int, str] = {}
     members: dict[str, list[int]] = {}
     normalised: dict[int, dict] = {}
-    from .service import _MEMBERS_SQL, _PG_MEMBERS_SQL
-
-    ids = sorted(reach)
-    pg = not is_sqlite(conn.engine)
-    chunk = len(ids) if pg else ID_CHUNK
-    for start in range(0, len(ids), max(chunk, 1)):
-        sql = _PG_MEMBERS_SQL if pg else _MEMBERS_SQL
-        for record, gid, norm in conn.execute(sql, {"ids": ids[start:start + chunk]}):
-            if record not in golden_of:
-                golden_of[record] = gid
-                members.setdefault(gid, []).append(record)
-                normalised[record] = load_values(norm)
+    for record, gid, norm in member_rows(conn, sorted(reach)) if reach else []:
+        if record not in golden_of:
+            golden_of[record] = gid
+            members.setdefault(gid, []).append(record)
+            normalised[record] = load_values(norm)
     return BatchView(blocks, fine, golden_of, members, normalised)
 
 

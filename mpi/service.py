@@ -565,11 +565,8 @@ class MasterPatientIndex:
         found.discard(exclude)
         if not found:
             return []
-        if self._is_pg():
-            rows = driver_rows(conn, _PG_MEMBERS_SQL.text, {"ids": sorted(found)})
-        else:
-            rows = driver_rows(conn, _SQLITE_MEMBERS_SQL, {"ids": json.dumps(sorted(found))})
-        return [(record, golden, normalised, record in found) for record, golden, normalised in rows]
+        return [(record, golden, normalised, record in found)
+                for record, golden, normalised in member_rows(conn, sorted(found))]
 
     @staticmethod
     def _blocks(conn: Connection, keys: list[tuple[int, int]], column) -> dict[int, list[int]]:  # type: ignore[no-untyped-def]
@@ -666,6 +663,7 @@ class MasterPatientIndex:
         m = self.matcher
         norm = m.normalise(raw)
         keys = m.keys(norm)
+
         def read() -> list[dict]:
             with self._tx(write=False, snapshot=False) as conn:
                 return self._candidate_members(conn, keys, exclude=None)
@@ -1044,21 +1042,18 @@ class MasterPatientIndex:
                     "events": n(select(func.count()).select_from(EV))}
 
 
-_MEMBERS_SQL = text("SELECT l.record, l.golden_id, s.normalised FROM link l JOIN source_record s ON s.id = l.record "
-                    "WHERE l.golden_id IN (SELECT golden_id FROM link WHERE record IN :ids) "
-                    "ORDER BY l.golden_id, l.record DESC").bindparams(bindparam("ids", expanding=True))
-# PostgreSQL forms of the two reads above, for a batch's thousands of keys and ids: one array
-# parameter each, so the statement text is fixed (prepared once, no thousand-placeholder parse)
-_PG_MEMBERS_SQL = text("SELECT l.record, l.golden_id, s.normalised FROM link l JOIN source_record s ON s.id = l.record "
-                       "WHERE l.golden_id IN (SELECT golden_id FROM link WHERE record = ANY(CAST(:ids AS bigint[]))) "
-                       "ORDER BY l.golden_id, l.record DESC")
+# Every member of the golden records of some records (newest first per golden record), with the
+# ids as one array parameter: one fixed statement text however many ids (prepared once on
+# PostgreSQL; a batch reads thousands at a time)
+_MEMBERS_OF = ("SELECT l.record, l.golden_id, s.normalised FROM link l JOIN source_record s ON s.id = l.record "
+               "WHERE l.golden_id IN (SELECT golden_id FROM link WHERE record IN ({ids})) "
+               "ORDER BY l.golden_id, l.record DESC")
+_PG_MEMBERS_SQL = _MEMBERS_OF.format(ids="SELECT unnest(CAST(:ids AS bigint[]))")
+_SQLITE_MEMBERS_SQL = _MEMBERS_OF.format(ids="SELECT value FROM json_each(:ids)")
+# PostgreSQL: a batch's blocks in one statement with array parameters
 _PG_BLOCKS_SQL = {column: text(f"SELECT q.k, b.record FROM unnest(CAST(:ks AS bigint[]), CAST(:cs AS integer[])) "
                                f"AS q(k, c) CROSS JOIN LATERAL (SELECT record FROM block_key WHERE {column} = q.k "
                                f"LIMIT q.c) AS b") for column in ("key", "fine")}
-# SQLite: the same read with the ids as one JSON array parameter (one fixed statement text)
-_SQLITE_MEMBERS_SQL = ("SELECT l.record, l.golden_id, s.normalised FROM link l JOIN source_record s ON s.id = l.record "
-                       "WHERE l.golden_id IN (SELECT golden_id FROM link WHERE record IN "
-                       "(SELECT value FROM json_each(:ids))) ORDER BY l.golden_id, l.record DESC")
 _BLOCKS_SQL: dict[tuple[str, int], object] = {}
 # PostgreSQL: the whole candidate lookup in one statement with array parameters (one round trip,
 # one query text the driver prepares once): each key's block to its cap, the finer block of every
@@ -1089,6 +1084,14 @@ def _pg_candidate_rows(conn: Connection, keys: list[RecordKey], exclude: int | N
     params = {"ks": [k.key for k in keys], "fs": [k.fine for k in keys], "cs": [k.cap for k in keys],
               "ex": -1 if exclude is None else exclude}
     return driver_rows(conn, _PG_CANDIDATES.text, params)
+
+
+def member_rows(conn: Connection, ids: list[int]) -> list[tuple]:
+    """(record, golden id, normalised JSON) of every member of the golden records of ``ids``,
+    ordered by golden id, newest record first."""
+    if is_sqlite(conn.engine):
+        return driver_rows(conn, _SQLITE_MEMBERS_SQL, {"ids": json.dumps(ids)})
+    return driver_rows(conn, _PG_MEMBERS_SQL, {"ids": ids})
 
 
 def _members_of(rows: Iterable[tuple], exclude: int | None) -> list[dict]:

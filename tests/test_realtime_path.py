@@ -310,3 +310,21 @@ def test_small_inputs_use_one_thread(monkeypatch):
     monkeypatch.setenv("MPI_WORKERS", "8")
     assert threads_per_task(40) == 1 and threads_per_task(5_000) == 1
     assert threads_per_task(1_000_000) == 8 and threads_per_task() == 8
+
+
+def test_scores_follow_weights_replaced_after_scoring():
+    """The model caches its weights as one lookup table; replacing ``weights_`` (a model being
+    re-fitted or trained on labels) must change the next scores, by exactly the change."""
+    import copy
+    result = resolve_frame(read_records_csv(EXAMPLES))
+    model = copy.deepcopy(result.model)
+    table = RecordTable.from_frame(result.records)
+    a, b = np.arange(0, 40), np.arange(1, 41)
+    before = model.score(table, a, b)
+    dob = [c.name for c in model.comparisons].index("dob")
+    for _ in range(3):  # new arrays, over and over: a freed array's id must not pass for an old one
+        model.weights_ = [w + 1.0 if j == dob else w.copy() for j, w in enumerate(model.weights_)]
+    after = model.score(table, a, b)
+    present = before.gamma[:, dob] >= 0
+    assert np.allclose(after.match_weight[present] - before.match_weight[present], 3.0, atol=1e-4)
+    assert np.allclose(after.match_weight[~present], before.match_weight[~present])

@@ -172,13 +172,15 @@ class FellegiSunterModel:
     def _weight_lookup(self) -> tuple[np.ndarray, np.ndarray]:
         """All fields' level weights in one array, each field's block led by a 0 for "missing"
         (gamma -1), and each field's offset into it: ``lookup[gamma + offsets]`` is the weight of
-        every field of every pair. Rebuilt when ``weights_`` is replaced."""
-        key = tuple(map(id, self.weights_))
-        if getattr(self, "_lookup_key", None) != key:
+        every field of every pair. Rebuilt when ``weights_`` or one of its arrays is replaced (the
+        arrays it was built from are kept, so a new array is never mistaken for an old one)."""
+        source = getattr(self, "_lookup_source", None)
+        if source is None or len(source) != len(self.weights_) or \
+                any(old is not new for old, new in zip(source, self.weights_)):
             blocks = [np.concatenate([[0.0], w]) for w in self.weights_]
             starts = np.cumsum([0] + [len(b) for b in blocks[:-1]])
             self._lookup = (np.concatenate(blocks).astype(np.float32), (starts + 1).astype(np.intp))
-            self._lookup_key = key
+            self._lookup_source = list(self.weights_)
         return self._lookup
 
     def parameters_table(self):

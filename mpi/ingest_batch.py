@@ -28,12 +28,11 @@ from .compare.table import RecordTable
 from .decision import Decision
 from .realtime import MAX_MEMBERS_SCORED
 from .records import ID_COLUMN, SOURCE_COLUMN
-from .store.database import Retry, is_sqlite
+from .store.database import Retry
 from .store.schema import load_values, utcnow
 
 log = logging.getLogger(__name__)
 
-BLOCK_CHUNK = 100  # keys per block query (SQLite allows 500 terms in one compound SELECT)
 
 
 @dataclass
@@ -62,9 +61,6 @@ class BatchView:
     batch_blocks: dict[int, list[int]] = field(default_factory=dict)
     batch_fine: dict[int, list[int]] = field(default_factory=dict)
     batch_members: dict[str, list[int]] = field(default_factory=dict)
-
-    def norm(self, pk: int) -> dict:
-        return self.normalised[pk]
 
     def candidates(self, keys: list[RecordKey], exclude: int) -> set[int]:
         """The records ``_candidate_members`` finds under these keys (same caps, same fallback)."""
@@ -118,24 +114,9 @@ class BatchView:
 
 def read_blocks(conn: Connection, caps: dict[int, int], column: str) -> dict[int, list[int]]:
     """Stored records under each key (``column`` = "key" or "fine"), at most its cap per key."""
-    from .service import _PG_BLOCKS_SQL, _blocks_sql
+    from .service import block_rows
 
-    out: dict[int, list[int]] = {k: [] for k in caps}
-    items = sorted(caps.items())
-    if not is_sqlite(conn.engine):  # every key in one statement with array parameters
-        if items:
-            rows = conn.execute(_PG_BLOCKS_SQL[column], {"ks": [k for k, _ in items], "cs": [c for _, c in items]})
-            for k, record in rows:
-                out[k].append(record)
-        return out
-    for start in range(0, len(items), BLOCK_CHUNK):
-        chunk = items[start:start + BLOCK_CHUNK]
-        params = {}
-        for i, (key, cap) in enumerate(chunk):
-            params[f"k{i}"], params[f"c{i}"] = key, cap
-        for k, record in conn.execute(_blocks_sql(column, len(chunk)), params):
-            out[k].append(record)
-    return out
+    return {k: [] for k in caps} | block_rows(conn, sorted(caps.items()), column)
 
 
 def read_view(conn: Connection, records: Sequence[NewRecord]) -> BatchView:
@@ -209,7 +190,7 @@ class BatchScorer:
                 earlier.setdefault(block, []).append(rec.pk)
             for pk in dict.fromkeys(likely):
                 if pk not in rows:
-                    rows[pk] = load_values(stored_json[pk]) if pk in stored_json else view.norm(pk)
+                    rows[pk] = load_values(stored_json[pk]) if pk in stored_json else view.normalised[pk]
                 pairs.append((query, pk))
         return cls(mpi, rows, pairs)
 
@@ -239,8 +220,7 @@ class BatchWrites:
 def ingest_new(mpi, conn: Connection, records: Sequence[NewRecord], actor: str, later) -> list:  # type: ignore[no-untyped-def]
     """Ingest records that are not stored yet (file order), as one-by-one ingest would; the
     caller holds the batch's locks and flushes ``later`` (versions, golden fields, events)."""
-    from .service import (_INSERT_GOLDEN, _INSERT_KEY, _INSERT_LINK, OUTCOME, SR, IngestResult, _dumps,
-                          _event_row, golden_id_for)
+    from .service import OUTCOME, SR, IngestResult, _dumps, _event_row, golden_id_for
 
     if not records:
         return []

@@ -19,7 +19,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -551,7 +551,7 @@ class MasterPatientIndex:
         # itself by reaching the cap and is then replaced by its finer block)
         found: set[int] = set()
         oversized = []
-        for key, records in self._blocks(conn, [(k.key, k.cap) for k in keys], BK.c.key).items():
+        for key, records in block_rows(conn, [(k.key, k.cap) for k in keys], "key").items():
             if len(records) + 1 > by_key[key].cap:
                 if by_key[key].fine != 0:
                     oversized.append((by_key[key].fine, by_key[key].cap))
@@ -559,7 +559,7 @@ class MasterPatientIndex:
                 found.update(records)
         if oversized:
             fine_cap = dict(oversized)
-            for fine, records in self._blocks(conn, oversized, BK.c.fine).items():
+            for fine, records in block_rows(conn, oversized, "fine").items():
                 if len(records) + 1 <= fine_cap[fine]:
                     found.update(records)
         found.discard(exclude)
@@ -567,21 +567,6 @@ class MasterPatientIndex:
             return []
         return [(record, golden, normalised, record in found)
                 for record, golden, normalised in member_rows(conn, sorted(found))]
-
-    @staticmethod
-    def _blocks(conn: Connection, keys: list[tuple[int, int]], column) -> dict[int, list[int]]:  # type: ignore[no-untyped-def]
-        """Records under each key (``column`` = coarse or fine key), at most ``cap`` per key.
-
-        Plain SQL, built once per key count: this runs on every match and ingest, and building
-        the equivalent expression tree costs more than the query itself."""
-        sql = _blocks_sql(column.name, len(keys))
-        params = {}
-        for i, (key, cap) in enumerate(keys):
-            params[f"k{i}"], params[f"c{i}"] = key, cap
-        out: dict[int, list[int]] = {}
-        for k, record in driver_rows(conn, sql.text, params):
-            out.setdefault(k, []).append(record)
-        return out
 
     def _new_golden(self, conn: Connection, founder: int, source: str, rid: str, now: dt.datetime,
                     founded: int | None = None) -> str:
@@ -1050,16 +1035,17 @@ _MEMBERS_OF = ("SELECT l.record, l.golden_id, s.normalised FROM link l JOIN sour
                "ORDER BY l.golden_id, l.record DESC")
 _PG_MEMBERS_SQL = _MEMBERS_OF.format(ids="SELECT unnest(CAST(:ids AS bigint[]))")
 _SQLITE_MEMBERS_SQL = _MEMBERS_OF.format(ids="SELECT value FROM json_each(:ids)")
-# PostgreSQL: a batch's blocks in one statement with array parameters
-_PG_BLOCKS_SQL = {column: text(f"SELECT q.k, b.record FROM unnest(CAST(:ks AS bigint[]), CAST(:cs AS integer[])) "
-                               f"AS q(k, c) CROSS JOIN LATERAL (SELECT record FROM block_key WHERE {column} = q.k "
-                               f"LIMIT q.c) AS b") for column in ("key", "fine")}
-_BLOCKS_SQL: dict[tuple[str, int], object] = {}
+# PostgreSQL: any number of blocks in one statement with array parameters
+_PG_BLOCKS_SQL = {column: f"SELECT q.k, b.record FROM unnest(CAST(:ks AS bigint[]), CAST(:cs AS integer[])) "
+                          f"AS q(k, c) CROSS JOIN LATERAL (SELECT record FROM block_key WHERE {column} = q.k "
+                          f"LIMIT q.c) AS b" for column in ("key", "fine")}
+_BLOCKS_SQL: dict[tuple[str, int], str] = {}
+BLOCK_CHUNK = 100  # keys per SQLite block query (SQLite allows 500 terms in one compound SELECT)
 # PostgreSQL: the whole candidate lookup in one statement with array parameters (one round trip,
 # one query text the driver prepares once): each key's block to its cap, the finer block of every
 # key whose block reaches the cap, the records of blocks under their caps, and every member of
 # their golden records, newest first, marked when found in a block.
-_PG_CANDIDATES = text("""
+_PG_CANDIDATES = """
 WITH q AS (SELECT * FROM unnest(CAST(:ks AS bigint[]), CAST(:fs AS bigint[]), CAST(:cs AS integer[])) AS q(k, f, c)),
 coarse AS (SELECT q.k, b.record FROM q CROSS JOIN LATERAL
            (SELECT record FROM block_key WHERE key = q.k LIMIT q.c) AS b),
@@ -1075,7 +1061,7 @@ hits AS (SELECT record FROM found WHERE record <> :ex)
 SELECT l.record, l.golden_id, s.normalised, l.record IN (SELECT record FROM hits) AS hit
 FROM link AS l JOIN source_record AS s ON s.id = l.record
 WHERE l.golden_id IN (SELECT golden_id FROM link WHERE record IN (SELECT record FROM hits))
-ORDER BY l.golden_id, l.record DESC""")
+ORDER BY l.golden_id, l.record DESC"""
 
 
 def _pg_candidate_rows(conn: Connection, keys: list[RecordKey], exclude: int | None) -> list[tuple]:
@@ -1083,7 +1069,7 @@ def _pg_candidate_rows(conn: Connection, keys: list[RecordKey], exclude: int | N
     members, as the stepwise lookup finds them (the same caps and finer-key fallback)."""
     params = {"ks": [k.key for k in keys], "fs": [k.fine for k in keys], "cs": [k.cap for k in keys],
               "ex": -1 if exclude is None else exclude}
-    return driver_rows(conn, _PG_CANDIDATES.text, params)
+    return driver_rows(conn, _PG_CANDIDATES, params)
 
 
 def member_rows(conn: Connection, ids: list[int]) -> list[tuple]:
@@ -1113,12 +1099,34 @@ def _members_of(rows: Iterable[tuple], exclude: int | None) -> list[dict]:
     return out
 
 
-def _blocks_sql(column: str, n: int):  # type: ignore[no-untyped-def]
+def block_rows(conn: Connection, keys: Sequence[tuple[int, int]], column: str) -> dict[int, list[int]]:
+    """Stored records under each ``(key, cap)`` (``column`` = "key" or "fine"), at most ``cap``
+    per key; a key with no records is left out. Every match, ingest and batch reads its blocks here:
+    plain SQL built once per shape (an expression tree would cost more than the query)."""
+    out: dict[int, list[int]] = {}
+    if not keys:
+        return out
+    if is_sqlite(conn.engine):
+        rows: list[tuple] = []
+        for start in range(0, len(keys), BLOCK_CHUNK):
+            chunk = keys[start:start + BLOCK_CHUNK]
+            params = {}
+            for i, (key, cap) in enumerate(chunk):
+                params[f"k{i}"], params[f"c{i}"] = key, cap
+            rows += driver_rows(conn, _blocks_sql(column, len(chunk)), params)
+    else:
+        rows = driver_rows(conn, _PG_BLOCKS_SQL[column], {"ks": [k for k, _ in keys], "cs": [c for _, c in keys]})
+    for k, record in rows:
+        out.setdefault(k, []).append(record)
+    return out
+
+
+def _blocks_sql(column: str, n: int) -> str:
     """``SELECT key, record`` for n keys, each block limited: one UNION ALL of n small index scans."""
     if (column, n) not in _BLOCKS_SQL:
         parts = [f"SELECT * FROM (SELECT {column} AS k, record FROM block_key WHERE {column} = :k{i} LIMIT :c{i}) "
                  f"AS b{i}" for i in range(n)]
-        _BLOCKS_SQL[(column, n)] = text(" UNION ALL ".join(parts))
+        _BLOCKS_SQL[(column, n)] = " UNION ALL ".join(parts)
     return _BLOCKS_SQL[(column, n)]
 
 

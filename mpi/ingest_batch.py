@@ -211,7 +211,7 @@ class BatchScorer:
 class BatchWrites:
     """Rows the batch writes at its end, in the order one-by-one ingest would have written them."""
 
-    keys: list[dict] = field(default_factory=list)
+    keys: list[tuple[int, int, int]] = field(default_factory=list)  # (key, record, fine)
     goldens: list[dict] = field(default_factory=list)
     links: list[dict] = field(default_factory=list)
     stored_targets: set[str] = field(default_factory=set)  # stored golden records joined: locked, checked
@@ -242,7 +242,7 @@ def ingest_new(mpi, conn: Connection, records: Sequence[NewRecord], actor: str, 
         later.versions.append(dict(record=pk, version=1, content_hash=rec.content_hash, raw=_dumps(rec.raw),
                                    normalised=rec.norm_json, received_at=now, actor=actor))
         members = view.members(view.candidates(rec.keys, pk), pk)
-        writes.keys += [{"key": k.key, "record": pk, "fine": k.fine} for k in rec.keys]
+        writes.keys += [(k.key, pk, k.fine) for k in rec.keys]
         choice, scores = scorer.choose(rec, members)
         if mpi._before_write is not None:
             mpi._before_write()
@@ -277,10 +277,9 @@ def ingest_new(mpi, conn: Connection, records: Sequence[NewRecord], actor: str, 
 def _write(mpi, conn: Connection, writes: BatchWrites) -> None:  # type: ignore[no-untyped-def]
     """The batch's keys, golden records and links, in bulk; the stored golden records it joined
     are locked first and must still be active (else the whole batch is done again)."""
-    from .service import _INSERT_GOLDEN, _INSERT_KEY, _INSERT_LINK
+    from .service import _INSERT_GOLDEN, _INSERT_LINK, insert_keys
 
-    if writes.keys:
-        conn.execute(_INSERT_KEY, writes.keys)
+    insert_keys(conn, writes.keys)
     if writes.goldens:
         conn.execute(_INSERT_GOLDEN, writes.goldens)
     status = mpi._lock_goldens(conn, writes.stored_targets)

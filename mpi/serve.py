@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from .store.database import database_url, make_engine, upgrade
+from .store.database import close_engine, database_url, make_engine, upgrade
 
 
 def _log_config(level: str) -> dict:
@@ -30,7 +30,7 @@ def serve(db: str | None, host: str, port: int, workers: int | None, log_level: 
     engine = make_engine(url)
     upgrade(engine)  # once, before the workers start
     sqlite = engine.dialect.name == "sqlite"
-    engine.dispose()
+    close_engine(engine)
     if workers is None:
         workers = 1 if sqlite else max(2, os.cpu_count() or 2)
     os.environ["MPI_DATABASE_URL"] = url

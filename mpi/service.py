@@ -38,8 +38,8 @@ from .normalise.frame import normalise_frame
 from .population import PopulationStats
 from .realtime import MAX_MEMBERS_SCORED, Choice, Matcher, MemberScores
 from .records import CANONICAL_COLUMNS, ID_COLUMN, SOURCE_COLUMN, validate_records
-from .store.database import (Conflict, NotFound, Retry, StoreError, driver_rows, is_sqlite, make_engine, upgrade,
-                             with_retries)
+from .store.database import (Conflict, NotFound, Retry, StoreError, close_engine, driver_executemany, driver_rows,
+                             is_sqlite, make_engine, upgrade, with_retries)
 from .store.schema import (BlockKey, Event, Golden, Link, MatchLabel, ModelVersion, RecordVersion, ReviewTask,
                            SourceRecord, load_values, utcnow)
 from .survivorship import Member, SurvivorshipPolicy, golden_attributes
@@ -52,7 +52,7 @@ SR, RV, GO, LI, BK, RT, ML, EV, MV = (t.__table__ for t in (SourceRecord, Record
 _FIND_RECORD = select(SR.c.id, SR.c.content_hash, SR.c.current_version).where(
     SR.c.source == bindparam("s"), SR.c.record_id == bindparam("r"))
 _INSERT_RECORD = insert(SR).returning(SR.c.id)
-_INSERT_VERSION, _INSERT_KEY, _INSERT_LINK, _INSERT_GOLDEN, _INSERT_EVENT = (insert(t) for t in (RV, BK, LI, GO, EV))
+_INSERT_VERSION, _INSERT_LINK, _INSERT_GOLDEN, _INSERT_EVENT = (insert(t) for t in (RV, LI, GO, EV))
 _COUNT_FOUNDED = select(func.count()).select_from(GO).where(GO.c.founder == bindparam("f"))
 _GOLDENS_MEMBERS = (select(LI.c.golden_id, SR.c.source, SR.c.record_id, RV.c.raw, RV.c.normalised, RV.c.id)
                     .join(LI, LI.c.record == SR.c.id)
@@ -184,7 +184,7 @@ class MasterPatientIndex:
 
     # ----------------------------------------------------------------------------- plumbing
     def close(self) -> None:
-        self.engine.dispose()
+        close_engine(self.engine)
 
     def __enter__(self) -> "MasterPatientIndex":
         return self
@@ -473,8 +473,7 @@ class MasterPatientIndex:
                         again.golden_id != old.golden_id or again.state != old.state:
                     raise Retry("the record's golden record changed meanwhile")
             if old is not None and old.state == "manual":
-                if keys:
-                    conn.execute(_INSERT_KEY, [{"key": k.key, "record": pk, "fine": k.fine} for k in keys])
+                insert_keys(conn, [(k.key, pk, k.fine) for k in keys])
                 later.goldens[old.golden_id] = None
                 later.events.append(_event_row("update", actor, golden_id=old.golden_id, record=pk,
                                                detail={"version": version, "decision": "manual"}))
@@ -484,8 +483,7 @@ class MasterPatientIndex:
         members = self._candidate_members(conn, keys, exclude=pk)
         # the record's own keys go in after its candidates are read: a block's size is then the
         # stored records plus this one, as in batch blocking
-        if keys:
-            conn.execute(_INSERT_KEY, [{"key": k.key, "record": pk, "fine": k.fine} for k in keys])
+        insert_keys(conn, [(k.key, pk, k.fine) for k in keys])
         choice, scores = self._choose(norm, members)
         if self._before_write is not None:
             self._before_write()
@@ -1097,6 +1095,24 @@ def _members_of(rows: Iterable[tuple], exclude: int | None) -> list[dict]:
             out.append({"pk": record, "golden": golden, "norm": load_values(normalised)})
     out.sort(key=lambda x: x["pk"])
     return out
+
+
+# Blocking keys, the most numerous rows an ingest writes (about ten per record): PostgreSQL takes
+# them as three arrays in one statement, SQLite row by row in the driver's own loop
+_PG_INSERT_KEYS = ("INSERT INTO block_key (key, record, fine) SELECT * FROM "
+                   "unnest(CAST(:ks AS bigint[]), CAST(:rs AS integer[]), CAST(:fs AS bigint[]))")
+_SQLITE_INSERT_KEY = "INSERT INTO block_key (key, record, fine) VALUES (?, ?, ?)"
+
+
+def insert_keys(conn: Connection, rows: Sequence[tuple[int, int, int]]) -> None:
+    """Store ``(key, record, fine)`` blocking-key rows: one-by-one and batched ingest both write here."""
+    if not rows:
+        return
+    if is_sqlite(conn.engine):
+        driver_executemany(conn, _SQLITE_INSERT_KEY, rows)
+    else:  # one statement: a single parameter set
+        driver_executemany(conn, _PG_INSERT_KEYS, [{"ks": [r[0] for r in rows], "rs": [r[1] for r in rows],
+                                                    "fs": [r[2] for r in rows]}])
 
 
 def block_rows(conn: Connection, keys: Sequence[tuple[int, int]], column: str) -> dict[int, list[int]]:

@@ -13,16 +13,18 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from ..errors import Conflict, NotFound, StoreError  # noqa: F401 - re-exported for the store's users
+from .checkpoint import BACKSTOP_PAGES, Checkpointer
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ DEFAULT_SQLITE_FILE = "mpi.db"
 ENV_URL = "MPI_DATABASE_URL"
 MIGRATIONS = Path(__file__).with_name("migrations")
 T = TypeVar("T")
+_CHECKPOINTERS: "WeakKeyDictionary[Engine, Checkpointer]" = WeakKeyDictionary()
 
 
 def database_url(url: str | None = None) -> str:
@@ -62,7 +65,20 @@ def make_engine(url: str | None = None) -> Engine:
     return engine
 
 
+def close_engine(engine: Engine) -> None:
+    """Stop the engine's background work (SQLite checkpoints) and close its connections."""
+    checkpointer = _CHECKPOINTERS.pop(engine, None)
+    if checkpointer is not None:
+        checkpointer.stop()
+    engine.dispose()
+
+
 def _sqlite_settings(engine: Engine) -> None:
+    path = engine.url.database
+    checkpointer = Checkpointer(path) if path and path != ":memory:" and not path.startswith("file:") else None
+    if checkpointer is not None:
+        _CHECKPOINTERS[engine] = checkpointer
+
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
@@ -73,12 +89,17 @@ def _sqlite_settings(engine: Engine) -> None:
         cur.execute("PRAGMA busy_timeout=60000")
         cur.execute("PRAGMA cache_size=-65536")  # 64 MB of pages per connection (the default is 2 MB)
         cur.execute("PRAGMA mmap_size=1073741824")  # read through the OS page cache, shared by connections
+        if checkpointer is not None:  # checkpoints happen in the background (mpi.store.checkpoint)
+            cur.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
         cur.close()
 
     @event.listens_for(engine, "begin")
     def on_begin(conn) -> None:  # type: ignore[no-untyped-def]
         # take the write lock up front: a read-then-write transaction cannot be overtaken
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write", True) else "BEGIN")
+        write = conn.info.get("write", True)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        if write and checkpointer is not None:
+            checkpointer.writing()
 
 
 _NAMED_PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
@@ -98,11 +119,21 @@ def driver_rows(conn: Connection, sql: str, params: Mapping[str, object]) -> lis
     statement and result layers cost about a fifth of a millisecond per call there, as much as
     the query. Driver errors are raised as SQLAlchemy's, parameters hidden, so retries and
     error handling see what they see for every other statement."""
+    return _through_driver(conn, sql, lambda cursor, text: (cursor.execute(text, params), cursor.fetchall())[1])
+
+
+def driver_executemany(conn: Connection, sql: str, rows: Sequence[Sequence[object] | Mapping[str, object]]) -> None:
+    """One write statement for each of ``rows``, through the driver's own cursor (no rows
+    back): SQLAlchemy's per-row parameter processing costs more than SQLite's insert itself
+    where an ingest writes thousands of rows (blocking keys). Errors as :func:`driver_rows`."""
+    _through_driver(conn, sql, lambda cursor, text: cursor.executemany(text, rows))
+
+
+def _through_driver(conn: Connection, sql: str, run: Callable[[object, str], T]) -> T:
     dbapi = conn.dialect.loaded_dbapi
     cursor = conn.connection.cursor()
     try:
-        cursor.execute(_in_driver_style(sql, conn.dialect.name), params)
-        return cursor.fetchall()
+        return run(cursor, _in_driver_style(sql, conn.dialect.name))
     except dbapi.Error as exc:
         lost = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
         if lost:

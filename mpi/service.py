@@ -54,10 +54,6 @@ _FIND_RECORD = select(SR.c.id, SR.c.content_hash, SR.c.current_version).where(
 _INSERT_RECORD = insert(SR).returning(SR.c.id)
 _INSERT_VERSION, _INSERT_LINK, _INSERT_GOLDEN, _INSERT_EVENT = (insert(t) for t in (RV, LI, GO, EV))
 _COUNT_FOUNDED = select(func.count()).select_from(GO).where(GO.c.founder == bindparam("f"))
-_GOLDENS_MEMBERS = (select(LI.c.golden_id, SR.c.source, SR.c.record_id, RV.c.raw, RV.c.normalised, RV.c.id)
-                    .join(LI, LI.c.record == SR.c.id)
-                    .join(RV, (RV.c.record == SR.c.id) & (RV.c.version == SR.c.current_version))
-                    .where(LI.c.golden_id.in_(bindparam("g", expanding=True))))
 _SET_ATTRIBUTES = update(GO).where(GO.c.id == bindparam("g")).values(attributes=bindparam("attributes"),
                                                                      updated_at=bindparam("updated_at"))
 _GOLDEN_STATUS = (select(GO.c.id, GO.c.status, GO.c.replaced_by)
@@ -584,9 +580,8 @@ class MasterPatientIndex:
         for start in range(0, len(wanted), REFRESH_CHUNK):
             chunk = wanted[start:start + REFRESH_CHUNK]
             members: dict[str, list[Member]] = {gid: [] for gid in chunk}
-            for r in conn.execute(_GOLDENS_MEMBERS, {"g": chunk}):
-                members[r.golden_id].append(Member(r.source, r.record_id, load_values(r.raw), load_values(r.normalised),
-                                                   r.id))
+            for golden, source, rid, raw, normalised, version in golden_member_rows(conn, chunk):
+                members[golden].append(Member(source, rid, load_values(raw), load_values(normalised), version))
             now = utcnow()
             conn.execute(_SET_ATTRIBUTES, [
                 {"g": gid, "updated_at": now,
@@ -1076,6 +1071,23 @@ def member_rows(conn: Connection, ids: list[int]) -> list[tuple]:
     if is_sqlite(conn.engine):
         return driver_rows(conn, _SQLITE_MEMBERS_SQL, {"ids": json.dumps(ids)})
     return driver_rows(conn, _PG_MEMBERS_SQL, {"ids": ids})
+
+
+# The current version of every member of some golden records (survivorship's input)
+_GOLDENS_MEMBERS = ("SELECT l.golden_id, s.source, s.record_id, v.raw, v.normalised, v.id FROM link l "
+                    "JOIN source_record s ON s.id = l.record "
+                    "JOIN record_version v ON v.record = s.id AND v.version = s.current_version "
+                    "WHERE l.golden_id IN ({ids})")
+_PG_GOLDENS_MEMBERS_SQL = _GOLDENS_MEMBERS.format(ids="SELECT unnest(CAST(:g AS text[]))")
+_SQLITE_GOLDENS_MEMBERS_SQL = _GOLDENS_MEMBERS.format(ids="SELECT value FROM json_each(:g)")
+
+
+def golden_member_rows(conn: Connection, golden_ids: list[str]) -> list[tuple]:
+    """(golden id, source, record_id, raw JSON, normalised JSON, version row id) of every
+    current member of these golden records, in no particular order."""
+    if is_sqlite(conn.engine):
+        return driver_rows(conn, _SQLITE_GOLDENS_MEMBERS_SQL, {"g": json.dumps(golden_ids)})
+    return driver_rows(conn, _PG_GOLDENS_MEMBERS_SQL, {"g": golden_ids})
 
 
 def _members_of(rows: Iterable[tuple], exclude: int | None) -> list[dict]:

@@ -76,10 +76,11 @@ def golden_attributes(members: Sequence[Member], policy: SurvivorshipPolicy = Su
     """``{field: {"value": ..., "source": ..., "record_id": ..., "rule": ...}}`` for every field
     some member has."""
     newest_first = sorted(members, key=lambda m: -m.sequence)
-    filled = {id(m): sum(bool(_display(m, f)) for f in FIELDS) for m in members}
+    shown = {id(m): {name: _display(m, name) for name in FIELDS} for m in members}  # each value once
+    filled = {key: sum(map(bool, values.values())) for key, values in shown.items()}
     out: dict[str, dict] = {}
     for name in FIELDS:
-        having = [m for m in newest_first if _display(m, name)]
+        having = [m for m in newest_first if shown[id(m)][name]]
         if not having:
             continue
         rule = policy.rule_for(name)
@@ -95,6 +96,6 @@ def golden_attributes(members: Sequence[Member], policy: SurvivorshipPolicy = Su
             winner = min(having, key=lambda m: (-filled[id(m)], -m.sequence))
         else:
             winner = having[0]
-        out[name] = {"value": _display(winner, name), "source": winner.source, "record_id": winner.record_id,
+        out[name] = {"value": shown[id(winner)][name], "source": winner.source, "record_id": winner.record_id,
                      "rule": rule}
     return out

@@ -39,7 +39,7 @@ from .population import PopulationStats
 from .realtime import MAX_MEMBERS_SCORED, Choice, Matcher, MemberScores
 from .records import CANONICAL_COLUMNS, ID_COLUMN, SOURCE_COLUMN, validate_records
 from .store.database import (Conflict, NotFound, Retry, StoreError, close_engine, driver_executemany, driver_rows,
-                             is_sqlite, make_engine, upgrade, with_retries)
+                             is_sqlite, make_engine, pg_int_array, upgrade, with_retries)
 from .store.schema import (BlockKey, Event, Golden, Link, MatchLabel, ModelVersion, RecordVersion, ReviewTask,
                            SourceRecord, load_values, utcnow)
 from .survivorship import Member, SurvivorshipPolicy, golden_attributes
@@ -1020,12 +1020,11 @@ class MasterPatientIndex:
                     "events": n(select(func.count()).select_from(EV))}
 
 
-# Every member of the golden records of some records (newest first per golden record), with the
+# Every member of the golden records of some records (in no order: callers sort), with the
 # ids as one array parameter: one fixed statement text however many ids (prepared once on
 # PostgreSQL; a batch reads thousands at a time)
 _MEMBERS_OF = ("SELECT l.record, l.golden_id, s.normalised FROM link l JOIN source_record s ON s.id = l.record "
-               "WHERE l.golden_id IN (SELECT golden_id FROM link WHERE record IN ({ids})) "
-               "ORDER BY l.golden_id, l.record DESC")
+               "WHERE l.golden_id IN (SELECT golden_id FROM link WHERE record IN ({ids}))")
 _PG_MEMBERS_SQL = _MEMBERS_OF.format(ids="SELECT unnest(CAST(:ids AS bigint[]))")
 _SQLITE_MEMBERS_SQL = _MEMBERS_OF.format(ids="SELECT value FROM json_each(:ids)")
 # PostgreSQL: any number of blocks in one statement with array parameters
@@ -1037,7 +1036,7 @@ BLOCK_CHUNK = 100  # keys per SQLite block query (SQLite allows 500 terms in one
 # PostgreSQL: the whole candidate lookup in one statement with array parameters (one round trip,
 # one query text the driver prepares once): each key's block to its cap, the finer block of every
 # key whose block reaches the cap, the records of blocks under their caps, and every member of
-# their golden records, newest first, marked when found in a block.
+# their golden records, marked when found in a block (unordered: _members_of sorts).
 _PG_CANDIDATES = """
 WITH q AS (SELECT * FROM unnest(CAST(:ks AS bigint[]), CAST(:fs AS bigint[]), CAST(:cs AS integer[])) AS q(k, f, c)),
 coarse AS (SELECT q.k, b.record FROM q CROSS JOIN LATERAL
@@ -1053,24 +1052,24 @@ found AS (SELECT coarse.record FROM coarse JOIN sizes ON sizes.k = coarse.k WHER
 hits AS (SELECT record FROM found WHERE record <> :ex)
 SELECT l.record, l.golden_id, s.normalised, l.record IN (SELECT record FROM hits) AS hit
 FROM link AS l JOIN source_record AS s ON s.id = l.record
-WHERE l.golden_id IN (SELECT golden_id FROM link WHERE record IN (SELECT record FROM hits))
-ORDER BY l.golden_id, l.record DESC"""
+WHERE l.golden_id IN (SELECT golden_id FROM link WHERE record IN (SELECT record FROM hits))"""
 
 
 def _pg_candidate_rows(conn: Connection, keys: list[RecordKey], exclude: int | None) -> list[tuple]:
     """(record, golden id, normalised JSON, found in a block) of the candidate golden records'
     members, as the stepwise lookup finds them (the same caps and finer-key fallback)."""
-    params = {"ks": [k.key for k in keys], "fs": [k.fine for k in keys], "cs": [k.cap for k in keys],
+    params = {"ks": pg_int_array(k.key for k in keys), "fs": pg_int_array(k.fine for k in keys),
+              "cs": pg_int_array(k.cap for k in keys),
               "ex": -1 if exclude is None else exclude}
     return driver_rows(conn, _PG_CANDIDATES, params)
 
 
 def member_rows(conn: Connection, ids: list[int]) -> list[tuple]:
-    """(record, golden id, normalised JSON) of every member of the golden records of ``ids``,
-    ordered by golden id, newest record first."""
+    """(record, golden id, normalised JSON) of every member of the golden records of ``ids``, in
+    no particular order (the database saves a sort of wide rows; every caller orders by record)."""
     if is_sqlite(conn.engine):
         return driver_rows(conn, _SQLITE_MEMBERS_SQL, {"ids": json.dumps(ids)})
-    return driver_rows(conn, _PG_MEMBERS_SQL, {"ids": ids})
+    return driver_rows(conn, _PG_MEMBERS_SQL, {"ids": pg_int_array(ids)})
 
 
 # The current version of every member of some golden records (survivorship's input)
@@ -1123,8 +1122,9 @@ def insert_keys(conn: Connection, rows: Sequence[tuple[int, int, int]]) -> None:
     if is_sqlite(conn.engine):
         driver_executemany(conn, _SQLITE_INSERT_KEY, rows)
     else:  # one statement: a single parameter set
-        driver_executemany(conn, _PG_INSERT_KEYS, [{"ks": [r[0] for r in rows], "rs": [r[1] for r in rows],
-                                                    "fs": [r[2] for r in rows]}])
+        driver_executemany(conn, _PG_INSERT_KEYS, [{"ks": pg_int_array(r[0] for r in rows),
+                                                    "rs": pg_int_array(r[1] for r in rows),
+                                                    "fs": pg_int_array(r[2] for r in rows)}])
 
 
 def block_rows(conn: Connection, keys: Sequence[tuple[int, int]], column: str) -> dict[int, list[int]]:
@@ -1143,7 +1143,8 @@ def block_rows(conn: Connection, keys: Sequence[tuple[int, int]], column: str) -
                 params[f"k{i}"], params[f"c{i}"] = key, cap
             rows += driver_rows(conn, _blocks_sql(column, len(chunk)), params)
     else:
-        rows = driver_rows(conn, _PG_BLOCKS_SQL[column], {"ks": [k for k, _ in keys], "cs": [c for _, c in keys]})
+        rows = driver_rows(conn, _PG_BLOCKS_SQL[column], {"ks": pg_int_array(k for k, _ in keys),
+                                                          "cs": pg_int_array(c for _, c in keys)})
     for k, record in rows:
         out.setdefault(k, []).append(record)
     return out

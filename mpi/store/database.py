@@ -13,7 +13,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
@@ -110,6 +110,13 @@ def _in_driver_style(sql: str, dialect: str) -> str:
     """``sql`` with ``:name`` parameters as the driver takes them (sqlite3 reads ``:name``
     itself; psycopg wants ``%(name)s``)."""
     return sql if dialect == "sqlite" else _NAMED_PARAMETER.sub(r"%(\1)s", sql)
+
+
+def pg_int_array(values: Iterable[int]) -> str:
+    """Integers as a PostgreSQL array literal, for a ``CAST(:p AS bigint[])`` parameter: built by
+    one C-level join, where the driver adapts a Python list element by element in Python (a
+    batch passes arrays of thousands of keys and record ids)."""
+    return "{" + ",".join(map(str, map(int, values))) + "}"
 
 
 def driver_rows(conn: Connection, sql: str, params: Mapping[str, object]) -> list[tuple]:

@@ -78,3 +78,45 @@ def test_thread_ends_when_idle_and_starts_again_with_the_next_write(sqlite_datab
         assert _wait_for(lambda: _records_in_file_alone(path) == store.counts()["records"])
     finally:
         store.close()
+
+
+def test_forked_child_writes_even_if_the_parent_held_the_checkpointer_lock(tmp_path):
+    """A process forked while the parent's checkpointer held its lock (a moment in every idle
+    check) must not inherit it locked: the child's first write would hang forever."""
+    import os
+    import signal
+
+    from sqlalchemy import text
+
+    engine = database.make_engine(f"sqlite:///{tmp_path / 'fork.db'}")
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        held = database._CHECKPOINTERS[engine]._guard
+        held.acquire()
+        try:
+            pid = os.fork()
+            if pid == 0:  # the child: write, and exit 0 only if its own checkpointer thread runs
+                try:
+                    engine.dispose(close=False)
+                    with engine.begin() as conn:
+                        conn.execute(text("INSERT INTO t VALUES (1)"))
+                    thread = database._CHECKPOINTERS[engine]._thread
+                    os._exit(0 if thread is not None and thread.is_alive() else 3)
+                except BaseException:
+                    os._exit(4)
+        finally:
+            held.release()
+        deadline = time.monotonic() + 30
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                raise AssertionError("the forked child hung on the checkpointer's lock")
+            time.sleep(0.05)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        database.close_engine(engine)

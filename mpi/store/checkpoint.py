@@ -21,12 +21,14 @@ import os
 import sqlite3
 import threading
 import time
+from weakref import WeakSet
 
 log = logging.getLogger(__name__)
 
 BACKSTOP_PAGES = 20_000  # the writer checkpoints itself past this many logged pages (80 MB)
 INTERVAL_S = 0.05  # between checkpoints while the process writes
 IDLE_S = 5.0  # the thread ends this long after the process's last write transaction began
+_LIVE: "WeakSet[Checkpointer]" = WeakSet()
 
 
 class Checkpointer:
@@ -39,6 +41,13 @@ class Checkpointer:
         self._pid = 0
         self._last_write = 0.0
         self._stopped = threading.Event()
+        _LIVE.add(self)
+
+    def _forked(self) -> None:
+        """In a forked child: the parent's thread is not there, and its lock may have been held
+        at the moment of the fork; start afresh (the next write starts the child's own thread)."""
+        self._guard = threading.Lock()
+        self._thread = None
 
     def writing(self) -> None:
         """A write transaction begins: make sure the thread runs (started lazily, so a forked
@@ -82,3 +91,11 @@ class Checkpointer:
                         return
         finally:
             conn.close()
+
+
+def _after_fork_in_child() -> None:
+    for checkpointer in list(_LIVE):
+        checkpointer._forked()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

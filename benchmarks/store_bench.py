@@ -343,8 +343,9 @@ def _median_of(runs: list[dict]) -> dict:
     """Per measure, the median over runs (numbers); anything else as the first run has it."""
     out = dict(runs[0])
     for key, value in runs[0].items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            out[key] = round(float(np.median([r[key] for r in runs])), 4)
+        values = [r[key] for r in runs]
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and len(set(values)) > 1:
+            out[key] = round(float(np.median(values)), 4)  # (a count the same in every run stays as it is)
     return out
 
 

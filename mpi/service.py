@@ -38,8 +38,8 @@ from .normalise.frame import normalise_frame
 from .population import PopulationStats
 from .realtime import MAX_MEMBERS_SCORED, Choice, Matcher, MemberScores
 from .records import CANONICAL_COLUMNS, ID_COLUMN, SOURCE_COLUMN, validate_records
-from .store.database import (Conflict, NotFound, Retry, StoreError, close_engine, driver_executemany, driver_rows,
-                             is_sqlite, make_engine, pg_int_array, upgrade, with_retries)
+from .store.database import (Conflict, NotFound, Retry, StoreError, close_engine, driver_execute, driver_executemany,
+                             driver_rows, is_sqlite, make_engine, pg_int_array, upgrade, with_retries)
 from .store.schema import (BlockKey, Event, Golden, Link, MatchLabel, ModelVersion, RecordVersion, ReviewTask,
                            SourceRecord, load_values, utcnow)
 from .survivorship import Member, SurvivorshipPolicy, golden_attributes
@@ -1121,10 +1121,10 @@ def insert_keys(conn: Connection, rows: Sequence[tuple[int, int, int]]) -> None:
         return
     if is_sqlite(conn.engine):
         driver_executemany(conn, _SQLITE_INSERT_KEY, rows)
-    else:  # one statement: a single parameter set
-        driver_executemany(conn, _PG_INSERT_KEYS, [{"ks": pg_int_array(r[0] for r in rows),
-                                                    "rs": pg_int_array(r[1] for r in rows),
-                                                    "fs": pg_int_array(r[2] for r in rows)}])
+    else:
+        driver_execute(conn, _PG_INSERT_KEYS, {"ks": pg_int_array(r[0] for r in rows),
+                                               "rs": pg_int_array(r[1] for r in rows),
+                                               "fs": pg_int_array(r[2] for r in rows)})
 
 
 def block_rows(conn: Connection, keys: Sequence[tuple[int, int]], column: str) -> dict[int, list[int]]:

@@ -38,7 +38,6 @@ class Checkpointer:
         self.path = path
         self._guard = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._pid = 0
         self._last_write = 0.0
         self._stopped = threading.Event()
         _LIVE.add(self)
@@ -50,17 +49,16 @@ class Checkpointer:
         self._thread = None
 
     def writing(self) -> None:
-        """A write transaction begins: make sure the thread runs (started lazily, so a forked
-        worker process starts its own)."""
+        """A write transaction begins: make sure the thread runs (started lazily: a forked child
+        has none until it writes, see :meth:`_forked`)."""
         self._last_write = time.monotonic()
         thread = self._thread
-        if thread is not None and self._pid == os.getpid() and thread.is_alive():
+        if thread is not None and thread.is_alive():
             return
         with self._guard:
             if self._stopped.is_set():
                 return
-            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
-                self._pid = os.getpid()
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="mpi-sqlite-checkpoint", daemon=True)
                 self._thread.start()
 

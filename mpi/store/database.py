@@ -13,7 +13,8 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
@@ -126,21 +127,33 @@ def driver_rows(conn: Connection, sql: str, params: Mapping[str, object]) -> lis
     statement and result layers cost about a fifth of a millisecond per call there, as much as
     the query. Driver errors are raised as SQLAlchemy's, parameters hidden, so retries and
     error handling see what they see for every other statement."""
-    return _through_driver(conn, sql, lambda cursor, text: (cursor.execute(text, params), cursor.fetchall())[1])
+    with _driver_cursor(conn, sql) as (cursor, statement):
+        cursor.execute(statement, params)
+        return cursor.fetchall()
 
 
-def driver_executemany(conn: Connection, sql: str, rows: Sequence[Sequence[object] | Mapping[str, object]]) -> None:
-    """One write statement for each of ``rows``, through the driver's own cursor (no rows
-    back): SQLAlchemy's per-row parameter processing costs more than SQLite's insert itself
-    where an ingest writes thousands of rows (blocking keys). Errors as :func:`driver_rows`."""
-    _through_driver(conn, sql, lambda cursor, text: cursor.executemany(text, rows))
+def driver_execute(conn: Connection, sql: str, params: Mapping[str, object]) -> None:
+    """One write statement through the driver's own cursor (errors as :func:`driver_rows`)."""
+    with _driver_cursor(conn, sql) as (cursor, statement):
+        cursor.execute(statement, params)
 
 
-def _through_driver(conn: Connection, sql: str, run: Callable[[object, str], T]) -> T:
+def driver_executemany(conn: Connection, sql: str, rows: Sequence[Sequence[object]]) -> None:
+    """One write statement per row through the driver's own loop: SQLAlchemy's per-row parameter
+    processing costs more than SQLite's insert itself where an ingest writes thousands of rows
+    (blocking keys). Errors as :func:`driver_rows`."""
+    with _driver_cursor(conn, sql) as (cursor, statement):
+        cursor.executemany(statement, rows)
+
+
+@contextmanager
+def _driver_cursor(conn: Connection, sql: str) -> Iterator[tuple[object, str]]:
+    """The connection's driver cursor and ``sql`` in the driver's parameter style; a driver error
+    leaves as SQLAlchemy's ``DBAPIError`` without parameters, a lost connection invalidated."""
     dbapi = conn.dialect.loaded_dbapi
     cursor = conn.connection.cursor()
     try:
-        return run(cursor, _in_driver_style(sql, conn.dialect.name))
+        yield cursor, _in_driver_style(sql, conn.dialect.name)
     except dbapi.Error as exc:
         lost = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
         if lost:

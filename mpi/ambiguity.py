@@ -90,24 +90,26 @@ def hold_bridge_links(left: np.ndarray, right: np.ndarray, probability: np.ndarr
     (those missing the field that tells the two apart, e.g. a birth date). Across all candidate
     pairs, in place.
     """
-    n = int(max(left.max(initial=-1), right.max(initial=-1))) + 1
-    if n == 0:
-        return
-    # only parent/child separations: the father and son a name-only record could belong to
-    generational = cannot_link & ((rule == RULE_SUFFIX_CONFLICT) | (rule == RULE_GENERATION_GAP))
-    apart = np.sort(left[generational].astype(np.int64) * n + right[generational])
-    if len(apart) == 0:
-        return
+    # the records that could bridge, with their plausible partners (most queries have none: a
+    # record with a birth date is not eligible, so the rest is skipped)
     plausible = np.flatnonzero((probability >= thresholds.auto_link) & ~cannot_link)
     plausible = plausible[eligible[left[plausible]] | eligible[right[plausible]]]
     ends = np.concatenate([left[plausible], right[plausible]])
     partner = np.concatenate([right[plausible], left[plausible]])
     keep = eligible[ends]
     ends, partner = ends[keep], partner[keep]
+    if len(ends) < 2:  # a bridge needs two partners
+        return
+    n = int(max(left.max(initial=-1), right.max(initial=-1))) + 1
+    # only parent/child separations: the father and son a name-only record could belong to
+    generational = cannot_link & ((rule == RULE_SUFFIX_CONFLICT) | (rule == RULE_GENERATION_GAP))
+    apart = np.sort(left[generational].astype(np.int64) * n + right[generational])
+    if len(apart) == 0:
+        return
     order = np.argsort(ends, kind="stable")
     ends, partner = ends[order], partner[order]
-    starts = np.flatnonzero(np.r_[True, ends[1:] != ends[:-1]])
-    sizes = np.diff(np.r_[starts, len(ends)])
+    starts = np.flatnonzero(np.concatenate([[True], ends[1:] != ends[:-1]]))
+    sizes = np.diff(np.append(starts, len(ends)))
     bridges = []
     for size in np.unique(sizes[sizes >= 2]):
         at = starts[sizes == size]

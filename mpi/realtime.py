@@ -43,9 +43,8 @@ class MemberScores:
 
     def explanation(self, k: int) -> dict:
         """Per-field contribution of member ``k`` to the weight: level, and weight in bits."""
-        fields = {c.name: {"level": (c.levels[g] if g >= 0 else "missing"),
-                           "match_weight": round(float(self.contributions[k, j]), 4)}
-                  for j, (c, g) in enumerate(zip(COMPARISONS, self.gamma[k].tolist()))}
+        fields = {c.name: {"level": (c.levels[g] if g >= 0 else "missing"), "match_weight": round(w, 4)}
+                  for c, g, w in zip(COMPARISONS, self.gamma[k].tolist(), self.contributions[k].tolist())}
         return {"prior_match_weight": round(self.prior_weight, 4), "match_weight": round(float(self.weight[k]), 4),
                 "rule": str(self.rule[k]), "fields": fields}
 
@@ -226,12 +225,18 @@ def _golden_scores(by_golden: dict[str, list[int]], scores: MemberScores) -> lis
     conflict, cannot = scores.conflict.tolist(), scores.cannot_link.tolist()
     out = []
     for g, idx in by_golden.items():
-        best = next((k for k in idx if prob[k] != prob[k]), None)
-        if best is None:
-            best = max(idx, key=prob.__getitem__)
-        conflicts = sum(conflict[k] for k in idx)
-        out.append(GoldenScore(g, prob[best], best, links=any(decision[k] == _AUTO_LINK for k in idx),
-                               compatible=3 * conflicts < len(idx),
-                               reviewable=any(decision[k] >= _REVIEW and not cannot[k] for k in idx),
-                               members_scored=len(idx), conflicts=conflicts))
+        best, links, reviewable, conflicts = idx[0], False, False, 0
+        for k in idx:
+            p = prob[k]
+            if p != p:  # NaN: the first one wins
+                if prob[best] == prob[best]:
+                    best = k
+            elif p > prob[best]:
+                best = k
+            d = decision[k]
+            links = links or d == _AUTO_LINK
+            reviewable = reviewable or (d >= _REVIEW and not cannot[k])
+            conflicts += conflict[k]
+        out.append(GoldenScore(g, prob[best], best, links=links, compatible=3 * conflicts < len(idx),
+                               reviewable=reviewable, members_scored=len(idx), conflicts=conflicts))
     return out

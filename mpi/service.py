@@ -197,17 +197,43 @@ class MasterPatientIndex:
         server dropped fails its first statement, the pool is renewed, and the transaction ends
         in :class:`Retry`, which retrying callers (ingest, match, every change) simply redo and
         others report as a busy store."""
+        if not write and not snapshot:
+            with self._statement_reads() as conn:
+                yield conn
+            return
         try:
             with self.engine.connect() as conn:
                 conn.info["write"] = write
-                if not write and not snapshot and self._is_pg():
-                    yield conn.execution_options(isolation_level="AUTOCOMMIT")
-                    return
                 with conn.begin():
                     yield conn
                     entry = current_entry() if write else None
                     if entry is not None:  # a person's change: its audit event commits with it
                         append_audit(conn, entry)
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise Retry("the connection to the database was lost; it has been renewed") from None
+            raise
+
+    @contextmanager
+    def _statement_reads(self) -> Iterator[Connection]:
+        """A pooled connection outside any transaction, for driver-level reads (match): each
+        statement sees the latest commits, and no BEGIN or COMMIT is sent. On PostgreSQL the
+        driver connection is put in autocommit for the duration (a local flag: SQLAlchemy's
+        isolation-level switch does the same at several times the Python cost); on SQLite no
+        BEGIN is issued, so each driver statement is its own read transaction."""
+        try:
+            with self.engine.connect() as conn:
+                conn.info["write"] = False  # were a statement to begin a transaction, it would only read
+                if not self._is_pg():
+                    yield conn
+                    return
+                driver = conn.connection.dbapi_connection
+                driver.autocommit = True
+                try:
+                    yield conn
+                finally:
+                    if not conn.invalidated:
+                        driver.autocommit = False
         except DBAPIError as exc:
             if exc.connection_invalidated:
                 raise Retry("the connection to the database was lost; it has been renewed") from None

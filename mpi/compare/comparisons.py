@@ -35,11 +35,8 @@ class Comparison:
 def _assign(n: int, missing: np.ndarray, conditions: list[tuple[int, np.ndarray]]) -> np.ndarray:
     """Highest level whose condition holds (conditions given from most to least exact)."""
     g = np.zeros(n, dtype=np.int8)
-    done = missing.copy()
-    for level, cond in conditions:
-        hit = cond & ~done
-        g[hit] = level
-        done |= hit
+    for level, cond in reversed(conditions):  # a higher level, written later, overwrites a lower one
+        g[cond] = level
     g[missing] = -1
     return g
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -36,8 +37,9 @@ class ScoredPairs:
     contributions: np.ndarray  # (pairs, comparisons) weight in bits, TF adjustment included
     match_weight: np.ndarray
 
-    @property
+    @cached_property
     def match_probability(self) -> np.ndarray:
+        """From ``match_weight`` (computed once: the decision rules and the caller both read it)."""
         return probability(self.match_weight)
 
     def __len__(self) -> int:

@@ -191,7 +191,7 @@ class MasterPatientIndex:
     @contextmanager
     def _tx(self, write: bool = True, snapshot: bool = True) -> Iterator[Connection]:
         """A transaction; ``write=False, snapshot=False`` is a read whose statements may each see
-        the latest commits (match: on PostgreSQL it saves the BEGIN and COMMIT round trips).
+        the latest commits (match: see :meth:`_statement_reads`).
 
         Pooled connections are not pinged before use (a round trip on every match): one the
         server dropped fails its first statement, the pool is renewed, and the transaction ends

@@ -35,9 +35,11 @@ def release_unique_named_links(left: np.ndarray, right: np.ndarray, gamma: np.nd
     the usual threshold. With two or more (twins) they stay in review, and a pair ruled apart
     stays apart. In place.
     """
+    capped = (rule == RULE_NEWBORN) | (rule == RULE_TWIN)
+    if not capped.any():  # most queries: nothing held for these rules
+        return
     k_dob, k_last = COMPARISON_NAMES.index("dob"), COMPARISON_NAMES.index("last_name")
     nameless = table.flags["newborn"] | (table.codes["first"] < 0)  # no usable first name
-    capped = (rule == RULE_NEWBORN) | (rule == RULE_TWIN)
     candidate = (capped & ~cannot_link & (gamma[:, k_dob] >= 3) & (gamma[:, k_last] >= 3)
                  & (nameless[left] != nameless[right]))
     idx = np.flatnonzero(candidate)

@@ -165,25 +165,27 @@ class FellegiSunterModel:
                                    gamma: np.ndarray) -> None:
         """Exact agreement on a value is worth more when the value is rare: the top level's
         weight of each term-frequency column moves by log2(u / share of the left record's value),
-        capped at +-TF_ADJUSTMENT_LIMIT bits. All such columns at once (a real-time query scores a
-        few dozen pairs, where per-column numpy calls would cost more than the arithmetic)."""
+        capped at +-TF_ADJUSTMENT_LIMIT bits. All such columns in one pass over the pairs at the
+        top level only (a real-time query scores a few dozen pairs, where per-column numpy calls
+        cost more than the arithmetic; a batch scores millions, where only the top level may be
+        gathered)."""
         fields = [(j, c.tf_column, c.n_levels - 1) for j, c in enumerate(self.comparisons)
                   if c.tf_column and c.tf_column in table.term_frequency]
         if not fields:
             return
-        js = [j for j, _, _ in fields]
-        top = gamma[:, js] == np.array([level for _, _, level in fields], dtype=gamma.dtype)
-        if not top.any():
+        js = np.array([j for j, _, _ in fields], dtype=np.intp)
+        pairs, field = np.nonzero(gamma[:, js] == np.array([level for _, _, level in fields], dtype=gamma.dtype))
+        if len(pairs) == 0:
             return
-        share = np.stack([table.term_frequency[column][left] for _, column, _ in fields], axis=1)
+        share = np.empty(len(pairs))
+        for f, (_, column, _) in enumerate(fields):
+            at = field == f
+            share[at] = table.term_frequency[column][left[pairs[at]]]
         base = np.array([self.u_exact_random_.get(column, np.nan) for _, column, _ in fields])
         with np.errstate(invalid="ignore", divide="ignore"):
-            adj = np.log2(base / share)
+            adj = np.log2(base[field] / share)
         adj[np.isnan(adj)] = 0.0
-        adj = np.clip(adj, -TF_ADJUSTMENT_LIMIT, TF_ADJUSTMENT_LIMIT).astype(np.float32)
-        block = contrib[:, js]
-        np.add(block, adj, out=block, where=top)
-        contrib[:, js] = block
+        contrib[pairs, js[field]] += np.clip(adj, -TF_ADJUSTMENT_LIMIT, TF_ADJUSTMENT_LIMIT).astype(np.float32)
 
     def _weight_lookup(self) -> tuple[np.ndarray, np.ndarray]:
         """All fields' level weights in one array, each field's block led by a 0 for "missing"

@@ -233,7 +233,10 @@ class MasterPatientIndex:
                     yield conn
                 finally:
                     if not conn.invalidated:
-                        driver.autocommit = False
+                        try:
+                            driver.autocommit = False
+                        except conn.dialect.loaded_dbapi.Error:  # a broken connection: not back into the pool
+                            conn.invalidate()
         except DBAPIError as exc:
             if exc.connection_invalidated:
                 raise Retry("the connection to the database was lost; it has been renewed") from None

@@ -774,6 +774,28 @@ def test_driver_reads_fail_as_sqlalchemy_errors_without_their_values(database_ur
     assert "canary-9137" not in str(info.value)
 
 
+def test_a_write_after_a_match_is_still_one_transaction(database_url):
+    """Match reads outside a transaction (on PostgreSQL its connection is switched to autocommit
+    for the read): the pooled connection it hands back must be transactional again, or a later
+    ingest that fails halfway would leave its first statements committed."""
+    records = rows(example_records())
+    with open_store(database_url) as s:
+        s.ingest(records[0])
+        for _ in range(3):
+            assert s.match(records[0])
+        before = s.counts()
+
+        def fail() -> None:
+            raise RuntimeError("the ingest fails after inserting its source record")
+        s._before_write = fail
+        with pytest.raises(RuntimeError):
+            s.ingest(records[1])
+        s._before_write = None
+        assert s.counts() == before
+        with pytest.raises(NotFound):
+            s.golden_of(records[1]["source"], records[1]["record_id"])
+
+
 def test_a_connection_the_server_dropped_is_renewed_not_surfaced(database_url):
     """Pooled connections are not pinged before use; when the server has dropped one, match,
     ingest and token checks redo their work on a new connection instead of failing."""

@@ -190,7 +190,8 @@ def bench_bulk(data: Path, backends: list[str], tmp: Path) -> dict:
         ru = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = ru.ru_utime + ru.ru_stime - before.ru_utime - before.ru_stime
         out[backend] = {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "peak_rss_mb": round(ru.ru_maxrss / 1024),
-                        "records_per_s": round(out["records"] / wall, 1)}
+                        "records_per_s": round(out["records"] / wall, 1), "when": time.strftime("%Y-%m-%d %H:%M"),
+                        "load_avg_after": [round(x, 2) for x in os.getloadavg()]}
         print(backend, out[backend], flush=True)
     return out
 
@@ -396,8 +397,12 @@ def _machine() -> dict:
 
 def _write(kind: str, result: dict) -> None:
     data = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
-    if kind == "realtime" and kind in data and data[kind].get("data") == result.get("data"):
-        result = {**data[kind], **result}  # one backend re-run keeps the other's figures
+    if kind in ("realtime", "bulk") and kind in data and data[kind].get("data") == result.get("data"):
+        earlier = data[kind]
+        if kind == "bulk":  # each backend's run keeps its own date
+            earlier = {k: ({"when": earlier.get("when"), **v} if k in ("sqlite", "postgresql") else v)
+                       for k, v in earlier.items()}
+        result = {**earlier, **result}  # one backend re-run keeps the other's figures
     data[kind] = {**result, "machine": _machine(), "when": time.strftime("%Y-%m-%d %H:%M")}
     RESULTS_JSON.write_text(json.dumps(data, indent=1))
     _write_markdown(data)
@@ -459,8 +464,10 @@ def _write_markdown(data: dict) -> None:
             if b in d:
                 x = d[b]
                 lines += [f"Bulk `mpi load` of `{d['data']}` ({d['records']:,} records) into an empty {b} store, "
-                          f"{d['when']}: {x['wall_s']:,} s wall ({x['records_per_s']} records/s), {x['cpu_s']:,} CPU-s, "
-                          f"peak memory {x['peak_rss_mb']:,} MB (largest process).", ""]
+                          f"{x.get('when', d['when'])}: {x['wall_s']:,} s wall ({x['records_per_s']} records/s), {x['cpu_s']:,} CPU-s, "
+                          f"peak memory {x['peak_rss_mb']:,} MB (largest process)"
+                          + (f"; load average after {', '.join(map(str, x['load_avg_after']))}"
+                             if x.get("load_avg_after") else "") + ".", ""]
     lines.append("<!-- store:end -->")
     block = "\n".join(lines)
     text = RESULTS_MD.read_text() if RESULTS_MD.exists() else ""

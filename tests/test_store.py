@@ -796,6 +796,24 @@ def test_a_write_after_a_match_is_still_one_transaction(database_url):
             s.golden_of(records[1]["source"], records[1]["record_id"])
 
 
+def test_postgresql_sessions_use_generic_plans_and_keep_the_urls_own_options(database_url):
+    """Every PostgreSQL connection of a store plans prepared statements generically (see
+    database.PG_SESSION_OPTIONS), and ``options`` given in the URL still reach the server."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a PostgreSQL session setting")
+    from urllib.parse import quote
+
+    from mpi.store.database import close_engine, make_engine
+    sep = "&" if "?" in database_url else "?"
+    engine = make_engine(database_url + sep + "options=" + quote("-c statement_timeout=12345"))
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar_one() == "force_generic_plan"
+            assert conn.exec_driver_sql("SHOW statement_timeout").scalar_one() == "12345ms"
+    finally:
+        close_engine(engine)
+
+
 def test_a_connection_the_server_dropped_is_renewed_not_surfaced(database_url):
     """Pooled connections are not pinged before use; when the server has dropped one, match,
     ingest and token checks redo their work on a new connection instead of failing."""

@@ -398,11 +398,7 @@ def _machine() -> dict:
 def _write(kind: str, result: dict) -> None:
     data = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
     if kind in ("realtime", "bulk") and kind in data and data[kind].get("data") == result.get("data"):
-        earlier = data[kind]
-        if kind == "bulk":  # each backend's run keeps its own date
-            earlier = {k: ({"when": earlier.get("when"), **v} if k in ("sqlite", "postgresql") else v)
-                       for k, v in earlier.items()}
-        result = {**earlier, **result}  # one backend re-run keeps the other's figures
+        result = {**data[kind], **result}  # one backend re-run keeps the other's figures (bulk: each with its date)
     data[kind] = {**result, "machine": _machine(), "when": time.strftime("%Y-%m-%d %H:%M")}
     RESULTS_JSON.write_text(json.dumps(data, indent=1))
     _write_markdown(data)
@@ -464,7 +460,7 @@ def _write_markdown(data: dict) -> None:
             if b in d:
                 x = d[b]
                 lines += [f"Bulk `mpi load` of `{d['data']}` ({d['records']:,} records) into an empty {b} store, "
-                          f"{x.get('when', d['when'])}: {x['wall_s']:,} s wall ({x['records_per_s']} records/s), {x['cpu_s']:,} CPU-s, "
+                          f"{x['when']}: {x['wall_s']:,} s wall ({x['records_per_s']} records/s), {x['cpu_s']:,} CPU-s, "
                           f"peak memory {x['peak_rss_mb']:,} MB (largest process)"
                           + (f"; load average after {', '.join(map(str, x['load_avg_after']))}"
                              if x.get("load_avg_after") else "") + ".", ""]
